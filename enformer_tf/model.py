@@ -1,0 +1,355 @@
+"""Enformer: stem -> conv tower -> transformer -> crop -> final pointwise -> heads.
+
+Avsec et al., "Effective gene expression prediction from sequence by
+integrating long-range interactions", Nature Methods 18, 1196-1203 (2021).
+The layer tree mirrors deepmind-research `enformer/enformer.py`
+(`trunk/stem`, `trunk/conv_tower/conv_tower_block_{i}`,
+`trunk/transformer/transformer_block_{i}`, `trunk/final_pointwise`,
+`head_{organism}`), so converting the official weights is a table.
+"""
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from enformer_tf import positional
+from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
+                                TransformerBlock, gelu, pooling_layer)
+from enformer_tf.layers.initializers import sonnet_default_initializer
+
+SEQUENCE_LENGTH = 196_608
+BIN_SIZE = 128  # Stem pooling (2) x six conv-tower poolings (2**6).
+TARGET_LENGTH = 896
+NUM_CONV_TOWER_BLOCKS = 6
+DEFAULT_HEADS = {'human': 5313, 'mouse': 1643}
+
+
+def exponential_linspace_int(start: int, end: int, num: int,
+                             divisible_by: int = 1) -> List[int]:
+  """`num` integers from `start` to `end`, spaced exponentially, rounded."""
+  def _round(x):
+    return int(np.round(x / divisible_by) * divisible_by)
+  base = np.exp(np.log(end / start) / (num - 1))
+  return [_round(start * base**i) for i in range(num)]
+
+
+def conv_tower_filters(channels: int, divisible_by: int = 128) -> List[int]:
+  """Filters of the six conv-tower blocks: C/2 .. C, exponentially spaced."""
+  return exponential_linspace_int(channels // 2, channels,
+                                  NUM_CONV_TOWER_BLOCKS, divisible_by)
+
+
+@keras.saving.register_keras_serializable(package='enformer_tf')
+class Enformer(keras.Model):
+  """Enformer: one-hot DNA `[B, L, 4]` -> `{organism: [B, bins, tracks]}`.
+
+  Args:
+    channels: model width `C` (1536 in the paper).
+    num_transformer_layers: transformer blocks (11).
+    num_heads: attention heads (8); `C / num_heads` is the value size.
+    pooling_type: `'attention'` (softmax pooling, the paper) or `'max'`.
+    heads: organism -> number of output tracks.
+    target_length: bins kept by the central crop; `None` keeps all.
+    sequence_length: the model's input length; longer inputs (e.g. the TF Hub
+      model's 393,216 bp) are centre-cropped to it, `None` never crops.
+    dropout_rate: dropout in the transformer (0.4).
+    attention_dropout_rate: dropout on attention weights (0.05).
+    positional_dropout_rate: dropout on positional features (0.01).
+    final_dropout_rate: dropout after the final pointwise block (0.05).
+    key_size: attention key/query size per head (64).
+    num_relative_position_features: relative basis size; `None` is
+      `C / num_heads` as in the paper (192).
+    relative_position_functions: relative basis classes.
+    conv_tower_divisible_by: conv-tower filters are rounded to multiples of
+      this (128 in the paper; narrow test models need smaller values).
+    synchronized_batch_norm: reduce BatchNorm statistics across replicas.
+
+  Call args:
+    inputs: one-hot DNA `[B, L, 4]` (A, C, G, T; N = zeros). `L` is a
+      multiple of 128 with at least `target_length` bins; see
+      `valid_input_lengths`.
+    training: enables dropout and BatchNorm batch statistics.
+
+  Returns:
+    dict organism -> `[B, target_length, tracks]` (softplus, float32).
+  """
+
+  def __init__(self,
+               channels: int = 1536,
+               num_transformer_layers: int = 11,
+               num_heads: int = 8,
+               pooling_type: str = 'attention',
+               heads: Optional[Mapping[str, int]] = None,
+               target_length: Optional[int] = TARGET_LENGTH,
+               sequence_length: Optional[int] = SEQUENCE_LENGTH,
+               dropout_rate: float = 0.4,
+               attention_dropout_rate: float = 0.05,
+               positional_dropout_rate: float = 0.01,
+               final_dropout_rate: float = 0.05,
+               key_size: int = 64,
+               num_relative_position_features: Optional[int] = None,
+               relative_position_functions: Optional[Sequence[str]] = None,
+               conv_tower_divisible_by: int = 128,
+               synchronized_batch_norm: bool = True,
+               **kwargs):
+    kwargs.setdefault('name', 'enformer')
+    super().__init__(**kwargs)
+    heads = dict(DEFAULT_HEADS if heads is None else heads)
+    relative_position_functions = list(
+        relative_position_functions or positional.DEFAULT_FUNCTIONS)
+    _validate(channels=channels, num_transformer_layers=num_transformer_layers,
+              num_heads=num_heads, pooling_type=pooling_type, heads=heads,
+              target_length=target_length, sequence_length=sequence_length,
+              conv_tower_divisible_by=conv_tower_divisible_by)
+    self.channels = int(channels)
+    self.num_transformer_layers = int(num_transformer_layers)
+    self.num_heads = int(num_heads)
+    self.pooling_type = pooling_type
+    self.heads = {str(k): int(v) for k, v in heads.items()}
+    self.target_length = target_length
+    self.sequence_length = sequence_length
+    self.dropout_rate = float(dropout_rate)
+    self.attention_dropout_rate = float(attention_dropout_rate)
+    self.positional_dropout_rate = float(positional_dropout_rate)
+    self.final_dropout_rate = float(final_dropout_rate)
+    self.key_size = int(key_size)
+    value_size = self.channels // self.num_heads
+    self.num_relative_position_features = (
+        value_size if num_relative_position_features is None
+        else int(num_relative_position_features))
+    self.relative_position_functions = relative_position_functions
+    self.conv_tower_divisible_by = int(conv_tower_divisible_by)
+    self.synchronized_batch_norm = bool(synchronized_batch_norm)
+
+    filters = conv_tower_filters(self.channels, self.conv_tower_divisible_by)
+    if min(filters) < 1 or filters[-1] != self.channels:
+      raise ValueError(
+          f'conv_tower_divisible_by={conv_tower_divisible_by} rounds the conv '
+          f'tower filters for channels={channels} to {filters}; they must be '
+          f'positive and end at channels. Use a divisor of channels no larger '
+          f'than channels // 2.')
+    self.trunk = keras.Sequential(
+        [self._build_stem(), self._build_conv_tower(filters),
+         self._build_transformer(value_size),
+         TargetLengthCrop1D(target_length, name='target_input'),
+         self._build_final_pointwise()], name='trunk')
+    self.head_layers = {
+        organism: keras.layers.Dense(
+            tracks, activation='softplus', name=f'head_{organism}',
+            kernel_initializer=sonnet_default_initializer(),
+            # Heads in float32: softplus outputs are counts the Poisson loss
+            # takes logs of.
+            dtype='float32')
+        for organism, tracks in self.heads.items()}
+
+  # -- Construction -----------------------------------------------------------
+
+  def _conv_block(self, filters, width, name='conv_block'):
+    return ConvBlock(filters, width, synchronized=self.synchronized_batch_norm,
+                     name=name)
+
+  def _build_stem(self):
+    return keras.Sequential([
+        keras.layers.Conv1D(
+            self.channels // 2, 15, padding='same', name='conv1_d',
+            kernel_initializer=sonnet_default_initializer()),
+        Residual(self._conv_block(self.channels // 2, 1,
+                                  'pointwise_conv_block')),
+        pooling_layer(self.pooling_type, 2),
+    ], name='stem')
+
+  def _build_conv_tower(self, filters):
+    return keras.Sequential([
+        keras.Sequential([
+            self._conv_block(num_filters, 5),
+            Residual(self._conv_block(num_filters, 1, 'pointwise_conv_block')),
+            pooling_layer(self.pooling_type, 2),
+        ], name=f'conv_tower_block_{i}')
+        for i, num_filters in enumerate(filters)], name='conv_tower')
+
+  def _build_transformer(self, value_size):
+    attention_kwargs = dict(
+        value_size=value_size,
+        key_size=self.key_size,
+        num_heads=self.num_heads,
+        scaling=True,
+        attention_dropout_rate=self.attention_dropout_rate,
+        relative_positions=True,
+        relative_position_symmetric=False,
+        relative_position_functions=self.relative_position_functions,
+        num_relative_position_features=self.num_relative_position_features,
+        positional_dropout_rate=self.positional_dropout_rate,
+        zero_initialize=True)
+    # An empty Sequential is the identity, which is what the reference's
+    # empty transformer does with num_transformer_layers=0.
+    return keras.Sequential([
+        TransformerBlock(self.channels, self.dropout_rate, attention_kwargs,
+                         attention_name=f'attention_{i}',
+                         name=f'transformer_block_{i}')
+        for i in range(self.num_transformer_layers)], name='transformer')
+
+  def _build_final_pointwise(self):
+    return keras.Sequential([
+        self._conv_block(2 * self.channels, 1),
+        keras.layers.Dropout(self.final_dropout_rate),
+        keras.layers.Activation(gelu),
+    ], name='final_pointwise')
+
+  def build(self, input_shape):
+    input_shape = tf.TensorShape(input_shape)
+    length = self._checked_length(input_shape)
+    self.trunk.build(input_shape[:1].concatenate([length, 4]))
+    embedding_shape = self.trunk.compute_output_shape(
+        input_shape[:1].concatenate([length, 4]))
+    for head in self.head_layers.values():
+      head.build(embedding_shape)
+    super().build(input_shape)
+
+  # -- Inputs -----------------------------------------------------------------
+
+  def valid_input_lengths(self) -> str:
+    """A sentence describing the input lengths this model accepts."""
+    min_bins = self.target_length or 1
+    text = (f'a multiple of {BIN_SIZE} bp of at least '
+            f'{min_bins * BIN_SIZE:,} bp ({min_bins} bins)')
+    if self.sequence_length is not None:
+      text += (f' and at most sequence_length={self.sequence_length:,} bp; '
+               f'longer multiples of {BIN_SIZE} (e.g. '
+               f'{2 * self.sequence_length:,} bp, as the TF Hub model takes) '
+               f'are centre-cropped to {self.sequence_length:,} bp')
+    return text
+
+  def _checked_length(self, input_shape: tf.TensorShape) -> Optional[int]:
+    """The length the trunk sees after the input crop; validates the shape."""
+    if input_shape.rank != 3 or input_shape[-1] != 4:
+      raise ValueError(
+          f'Enformer expects one-hot DNA of shape [batch, length, 4], got '
+          f'shape {input_shape}.')
+    length = input_shape[1]
+    if length is None:
+      return None
+    if self.sequence_length is not None and length > self.sequence_length:
+      cropped = self.sequence_length
+    else:
+      cropped = length
+    if length % BIN_SIZE or cropped < (self.target_length or 1) * BIN_SIZE:
+      raise ValueError(
+          f'Enformer input length {length:,} bp is not valid: expected '
+          f'{self.valid_input_lengths()}.')
+    return cropped
+
+  def _prepare_inputs(self, inputs):
+    """Validates `[B, L, 4]`, centre-crops long inputs, casts."""
+    inputs = tf.convert_to_tensor(inputs)
+    length = self._checked_length(inputs.shape)
+    if length is None:  # Unknown static length: check at run time.
+      tf.debugging.assert_equal(
+          tf.shape(inputs)[1] % BIN_SIZE, 0,
+          message=f'Enformer input length must be a multiple of {BIN_SIZE}')
+      if self.sequence_length is not None:
+        trim = tf.maximum(tf.shape(inputs)[1] - self.sequence_length, 0) // 2
+        inputs = inputs[:, trim:tf.shape(inputs)[1] - trim]
+    elif length != inputs.shape[1]:
+      trim = (inputs.shape[1] - length) // 2
+      inputs = inputs[:, trim:trim + length]
+    return tf.cast(inputs, self.compute_dtype)
+
+  # -- Forward ----------------------------------------------------------------
+
+  def call(self, inputs, training=None):
+    embedding = self.embed(inputs, training=training)
+    return {organism: head(embedding)
+            for organism, head in self.head_layers.items()}
+
+  def embed(self, inputs, training=None) -> tf.Tensor:
+    """The trunk's output `[B, target_length, 2C]`: the Enformer embedding."""
+    return self.trunk(self._prepare_inputs(inputs), training=training)
+
+  def predict_head(self, inputs, head: str, training=None) -> tf.Tensor:
+    """One organism's `[B, bins, tracks]`, without computing the other heads."""
+    if head not in self.head_layers:
+      raise ValueError(f'Unknown head {head!r}; this model has heads '
+                       f'{sorted(self.head_layers)}.')
+    return self.head_layers[head](self.embed(inputs, training=training))
+
+  def attention_weights(self, inputs) -> List[tf.Tensor]:
+    """Attention weights of each transformer layer, `[B, H, T, T]` each.
+
+    `T` is the number of 128-bp bins before the final crop.
+    """
+    stem, conv_tower, transformer = self.trunk.layers[:3]
+    x = conv_tower(stem(self._prepare_inputs(inputs), training=False),
+                   training=False)
+    weights = []
+    for block in transformer.layers:
+      x, block_weights = block(x, training=False,
+                               return_attention_weights=True)
+      weights.append(block_weights)
+    return weights
+
+  def get_config(self):
+    return dict(
+        name=self.name,
+        channels=self.channels,
+        num_transformer_layers=self.num_transformer_layers,
+        num_heads=self.num_heads,
+        pooling_type=self.pooling_type,
+        heads=dict(self.heads),
+        target_length=self.target_length,
+        sequence_length=self.sequence_length,
+        dropout_rate=self.dropout_rate,
+        attention_dropout_rate=self.attention_dropout_rate,
+        positional_dropout_rate=self.positional_dropout_rate,
+        final_dropout_rate=self.final_dropout_rate,
+        key_size=self.key_size,
+        num_relative_position_features=self.num_relative_position_features,
+        relative_position_functions=list(self.relative_position_functions),
+        conv_tower_divisible_by=self.conv_tower_divisible_by,
+        synchronized_batch_norm=self.synchronized_batch_norm)
+
+  @classmethod
+  def from_config(cls, config, custom_objects=None):
+    return cls(**config)
+
+
+def _validate(*, channels, num_transformer_layers, num_heads, pooling_type,
+              heads, target_length, sequence_length, conv_tower_divisible_by):
+  """Argument checks with messages that name the argument and the value."""
+  for arg, value in (('channels', channels), ('num_heads', num_heads),
+                     ('conv_tower_divisible_by', conv_tower_divisible_by)):
+    if int(value) != value or value < 1:
+      raise ValueError(f'{arg} must be a positive integer, got {value!r}.')
+  if int(num_transformer_layers) != num_transformer_layers or (
+      num_transformer_layers < 0):
+    raise ValueError('num_transformer_layers must be a non-negative integer, '
+                     f'got {num_transformer_layers!r}.')
+  if channels % num_heads:
+    raise ValueError(f'channels={channels} must be divisible by '
+                     f'num_heads={num_heads}.')
+  if pooling_type not in ('attention', 'max'):
+    raise ValueError("pooling_type must be 'attention' or 'max', got "
+                     f'{pooling_type!r}.')
+  if not heads:
+    raise ValueError('heads must name at least one organism, e.g. '
+                     "{'human': 5313}.")
+  for organism, tracks in heads.items():
+    if not isinstance(organism, str) or not organism.isidentifier():
+      raise ValueError(f'head names must be identifiers, got {organism!r}.')
+    if int(tracks) != tracks or tracks < 1:
+      raise ValueError(f'heads[{organism!r}] must be a positive number of '
+                       f'tracks, got {tracks!r}.')
+  for arg, value in (('target_length', target_length),
+                     ('sequence_length', sequence_length)):
+    if value is not None and (int(value) != value or value < 1):
+      raise ValueError(f'{arg} must be a positive integer or None, got '
+                       f'{value!r}.')
+  if sequence_length is not None:
+    if sequence_length % BIN_SIZE:
+      raise ValueError(f'sequence_length={sequence_length} must be a multiple '
+                       f'of {BIN_SIZE}.')
+    if target_length is not None and sequence_length < target_length * BIN_SIZE:
+      raise ValueError(
+          f'sequence_length={sequence_length} gives '
+          f'{sequence_length // BIN_SIZE} bins, fewer than '
+          f'target_length={target_length}.')

@@ -1,0 +1,42 @@
+"""enformer_tf: Enformer (Avsec et al. 2021) in TensorFlow / tf-keras."""
+from setuptools import find_packages, setup
+
+setup(
+    name='enformer_tf',
+    version='0.1.0',
+    description=('Enformer as a tf-keras model: training with tf.distribute, '
+                 'SavedModel export for TF Serving, genomics tools.'),
+    long_description=open('README.md', encoding='utf-8').read(),
+    long_description_content_type='text/markdown',
+    license='Apache-2.0',
+    python_requires='>=3.10',
+    packages=find_packages(include=['enformer_tf', 'enformer_tf.*']),
+    include_package_data=True,
+    package_data={'enformer_tf': ['gin/**/*.gin']},
+    install_requires=[
+        'tensorflow>=2.21,<2.22',
+        'tf-keras>=2.21,<2.22',
+        'gin-config>=0.5,<0.6',
+        'numpy>=1.26',
+        'kipoiseq>=0.7.1,<0.8',
+        'pyfaidx>=0.8',
+        'pyBigWig>=0.3.22',
+        'tqdm>=4.60',
+        'h5py>=3.8',
+        'matplotlib>=3.7',
+        'tensorflow-serving-api>=2.21,<2.22',
+    ],
+    extras_require={
+        'test': ['pytest>=7', 'hypothesis>=6.80', 'scipy>=1.10'],
+    },
+    entry_points={
+        'console_scripts': [
+            'enformer-demo=enformer_tf.demo:main',
+        ],
+    },
+    classifiers=[
+        'License :: OSI Approved :: Apache Software License',
+        'Programming Language :: Python :: 3',
+        'Topic :: Scientific/Engineering :: Bio-Informatics',
+    ],
+)
