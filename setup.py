@@ -32,6 +32,9 @@ setup(
     entry_points={
         'console_scripts': [
             'enformer-demo=enformer_tf.demo:main',
+            'enformer-synthetic=enformer_tf.data.synthetic:main',
+            'enformer-make-data=enformer_tf.data.make_data:main',
+            'enformer-train=enformer_tf.train.cli:main',
         ],
     },
     classifiers=[

@@ -1,0 +1,1 @@
+"""Sequence encoding, Basenji2 TFRecords, genomes, tracks, synthetic data."""

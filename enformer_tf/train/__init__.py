@@ -1,0 +1,1 @@
+"""Losses, metrics, schedules and the strategy-aware training loop."""
