@@ -1,11 +1,11 @@
 """Relative basis functions against independent NumPy formulas."""
-import math
-
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from enformer_tf import positional
+from numpy_reference import (np_central_mask, np_cosine, np_exponential,
+                             np_gamma, np_linear_masks, np_sin_cos)
 
 T = 96  # characteristic length
 N = 8   # features per class
@@ -14,49 +14,6 @@ D = np.arange(-(T - 1), T, dtype=np.float64)  # all relative distances
 
 def _tf(fn, **kwargs):
   return fn(tf.constant(D[np.newaxis], tf.float32), N, T, **kwargs).numpy()[0]
-
-
-def np_exponential(d, n, t, min_half_life=3.0):
-  half_life = 2.0**np.linspace(min_half_life, np.log2(t), n)
-  return np.exp(-np.log(2.0) * np.abs(d)[:, None] / half_life[None])
-
-
-def np_central_mask(d, n):
-  widths = 2.0**np.arange(1, n + 1) - 1
-  return (widths[None] > np.abs(d)[:, None]).astype(np.float64)
-
-
-def np_gamma(d, n, t):
-  mean = np.linspace(t / n, t, n)
-  stddev = t / (2 * n)
-  out = np.zeros((len(d), n))
-  for j in range(n):
-    conc = (mean[j] / stddev)**2
-    rate = mean[j] / stddev**2
-    for i, x in enumerate(np.abs(d)):
-      if x == 0:
-        log_unnorm = 0.0 if conc == 1 else -np.inf
-      else:
-        log_unnorm = (conc - 1) * math.log(x) - rate * x
-      out[i, j] = math.exp(log_unnorm - (math.lgamma(conc)
-                                         - conc * math.log(rate)))
-  out += 1e-8
-  return out / out.max(axis=0, keepdims=True)
-
-
-def np_cosine(d, n):
-  period = 1.25 * 2.0**np.arange(n)
-  return np.cos(2 * np.pi * d[:, None] / period[None])
-
-
-def np_linear_masks(d, n):
-  return (np.arange(n)[None] == np.abs(d)[:, None]).astype(np.float64)
-
-
-def np_sin_cos(d, n, max_time=10000.0):
-  i = np.arange(0, n, 2)
-  angles = d[:, None] / max_time**(i[None] / n)
-  return np.concatenate([np.sin(angles), np.cos(angles)], axis=-1)
 
 
 def test_exponential_matches_formula():
