@@ -35,6 +35,8 @@ setup(
             'enformer-synthetic=enformer_tf.data.synthetic:main',
             'enformer-make-data=enformer_tf.data.make_data:main',
             'enformer-train=enformer_tf.train.cli:main',
+            'enformer-export=enformer_tf.export.cli:main',
+            'enformer-convert=enformer_tf.convert_cli:main',
         ],
     },
     classifiers=[
