@@ -16,6 +16,7 @@ import tf_keras as keras
 from enformer_tf import positional
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 TransformerBlock, gelu, pooling_layer)
+from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
 
 SEQUENCE_LENGTH = 196_608
@@ -199,11 +200,11 @@ class Enformer(keras.Model):
   def build(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
     length = self._checked_length(input_shape)
-    self.trunk.build(input_shape[:1].concatenate([length, 4]))
-    embedding_shape = self.trunk.compute_output_shape(
-        input_shape[:1].concatenate([length, 4]))
+    trunk_input_shape = input_shape[:1].concatenate([length, 4])
+    build_sublayer(self.trunk, trunk_input_shape)
+    embedding_shape = self.trunk.compute_output_shape(trunk_input_shape)
     for head in self.head_layers.values():
-      head.build(embedding_shape)
+      build_sublayer(head, embedding_shape)
     super().build(input_shape)
 
   # -- Inputs -----------------------------------------------------------------

@@ -5,6 +5,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf import positional
+from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import attention_initializer
 
 
@@ -121,12 +122,12 @@ class MultiheadAttention(keras.layers.Layer):
   def build(self, input_shape):
     channels = input_shape[-1]
     for layer in (self.q_layer, self.k_layer, self.v_layer):
-      layer.build(tf.TensorShape([None, channels]))
-    self.embedding_layer.build(
-        tf.TensorShape([None, self.value_size * self.num_heads]))
+      build_sublayer(layer, [None, channels])
+    build_sublayer(self.embedding_layer,
+                   [None, self.value_size * self.num_heads])
     if self.relative_positions:
-      self.r_k_layer.build(
-          tf.TensorShape([None, self.num_relative_position_features]))
+      build_sublayer(self.r_k_layer,
+                     [None, self.num_relative_position_features])
       bias_shape = [1, self.num_heads, 1, self.key_size]
       self.r_w_bias = self.add_weight(
           'r_w_bias', shape=bias_shape, initializer=self._fresh_initializer())

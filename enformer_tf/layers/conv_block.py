@@ -5,6 +5,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers.activations import gelu
+from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
 
 BATCH_NORM_MOMENTUM = 0.9
@@ -62,8 +63,8 @@ class ConvBlock(keras.layers.Layer):
         dtype=self.dtype_policy)
 
   def build(self, input_shape):
-    self.batch_norm.build(input_shape)
-    self.conv.build(input_shape)
+    build_sublayer(self.batch_norm, input_shape)
+    build_sublayer(self.conv, input_shape)
     super().build(input_shape)
 
   def call(self, inputs, training=None):

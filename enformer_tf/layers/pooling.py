@@ -2,6 +2,8 @@
 import tensorflow as tf
 import tf_keras as keras
 
+from enformer_tf.layers.building import build_sublayer
+
 POOLING_TYPES = ('attention', 'max')
 
 
@@ -51,7 +53,7 @@ class SoftmaxPooling1D(keras.layers.Layer):
         num_features if self.per_channel else 1, use_bias=False,
         kernel_initializer=keras.initializers.Identity(self.w_init_scale),
         name='linear', dtype=self.dtype_policy)
-    self.logit_linear.build(tf.TensorShape([None, num_features]))
+    build_sublayer(self.logit_linear, [None, num_features])
     super().build(input_shape)
 
   def call(self, inputs):

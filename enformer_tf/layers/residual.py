@@ -2,6 +2,8 @@
 import tensorflow as tf
 import tf_keras as keras
 
+from enformer_tf.layers.building import build_sublayer
+
 
 @keras.saving.register_keras_serializable(package='enformer_tf')
 class Residual(keras.layers.Layer):
@@ -26,8 +28,7 @@ class Residual(keras.layers.Layer):
     self.layer = layer
 
   def build(self, input_shape):
-    if not self.layer.built:
-      self.layer.build(input_shape)
+    build_sublayer(self.layer, input_shape)
     super().build(input_shape)
 
   def call(self, inputs, training=None):

@@ -5,6 +5,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers.attention import MultiheadAttention
+from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
 
 LAYER_NORM_EPSILON = 1e-5
@@ -71,11 +72,11 @@ class TransformerBlock(keras.layers.Layer):
 
   def build(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
-    self.mha_layer_norm.build(input_shape)
-    self.mha.build(input_shape)
-    self.mlp_layer_norm.build(input_shape)
-    self.mlp_linear1.build(input_shape)
-    self.mlp_linear2.build(input_shape[:-1].concatenate([2 * self.channels]))
+    for layer in (self.mha_layer_norm, self.mha, self.mlp_layer_norm,
+                  self.mlp_linear1):
+      build_sublayer(layer, input_shape)
+    build_sublayer(self.mlp_linear2,
+                   input_shape[:-1].concatenate([2 * self.channels]))
     super().build(input_shape)
 
   def call(self, inputs, training=None, return_attention_weights=False):
