@@ -1,0 +1,434 @@
+"""Writing an Enformer SavedModel for TF Serving, and loading models to export.
+
+`export_saved_model` writes `EXPORT_DIR/<version>/`, the numbered layout TF
+Serving watches:
+
+    EXPORT_DIR/
+      3/                          <- a complete version, visible to TF Serving
+        saved_model.pb
+        variables/
+        assets.extra/
+          tf_serving_warmup_requests   (TFRecord of PredictionLog, one per
+                                        signature, batch 1)
+          enformer_export.json         (signatures, shapes, kept tracks)
+      .tmp-4-12345/               <- an export in progress (ignored: TF
+                                     Serving only loads integer names)
+
+Everything is written into the hidden temporary sibling, then moved into
+place with one `os.rename`, so TF Serving never sees a half-written version
+and an export that crashes (or is killed) part-way leaves no version
+directory. Files are flushed to disk before the rename, so after a power
+loss a version is complete or absent. The rename needs a local (POSIX) file
+system.
+"""
+import json
+import os
+import shutil
+from typing import Dict, List, Mapping, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from enformer_tf.export import signatures as signatures_lib
+
+WARMUP_FILE = os.path.join('assets.extra', 'tf_serving_warmup_requests')
+METADATA_FILE = os.path.join('assets.extra', 'enformer_export.json')
+OPERATIVE_CONFIG = 'operative_config.gin'
+DEFAULT_MODEL_NAME = 'enformer'
+_TMP_PREFIX = '.tmp-'
+
+
+# -- Versions ------------------------------------------------------------------
+
+
+def _versions(export_dir: str) -> List[int]:
+  """The integer-named version directories in `export_dir`."""
+  if not os.path.isdir(export_dir):
+    return []
+  return sorted(int(name) for name in os.listdir(export_dir)
+                if name.isdigit() and
+                os.path.isdir(os.path.join(export_dir, name)))
+
+
+def next_version(export_dir: str) -> int:
+  """1 + the highest existing version in `export_dir` (1 if there is none)."""
+  versions = _versions(export_dir)
+  return versions[-1] + 1 if versions else 1
+
+
+def _check_version(version) -> int:
+  if isinstance(version, bool) or not isinstance(version, (int, np.integer)):
+    raise ValueError(f'version must be a non-negative integer (TF Serving '
+                     f'version directories are integers); got {version!r}.')
+  if version < 0:
+    raise ValueError(f'version must be a non-negative integer, got {version}.')
+  return int(version)
+
+
+def _check_local(export_dir: str) -> str:
+  if not export_dir:
+    raise ValueError('export_dir is empty; give the model base directory TF '
+                     'Serving watches, e.g. /models/enformer.')
+  if '://' in str(export_dir):
+    raise ValueError(
+        f'export_dir={export_dir!r} is not a local path; the export is made '
+        'atomic with os.rename, which needs a local file system. Export '
+        'locally, then copy the version directory.')
+  return os.fspath(export_dir)
+
+
+# -- Warm-up requests ----------------------------------------------------------
+
+
+def warmup_inputs(name: str, sequence_length: int,
+                  seed: int = 0) -> Dict[str, np.ndarray]:
+  """One batch-1 input for signature `name`: random ACGT DNA."""
+  rng = np.random.RandomState(seed)
+  codes = rng.randint(0, 4, sequence_length)  # [L]
+  if name == signatures_lib.DNA_INPUT or name.endswith(
+      signatures_lib.DNA_SUFFIX):
+    dna = np.frombuffer(b'ACGT', np.uint8)[codes].tobytes()
+    return {signatures_lib.DNA_INPUT: np.array([dna], dtype=object)}
+  one_hot = np.eye(4, dtype=np.float32)[codes][np.newaxis]  # [1, L, 4]
+  return {signatures_lib.SEQUENCE_INPUT: one_hot}
+
+
+def warmup_records(signature_names: Sequence[str], sequence_length: int,
+                   model_name: str = DEFAULT_MODEL_NAME) -> List[bytes]:
+  """Serialized `PredictionLog`s, one `PredictRequest` per signature."""
+  # Imported here: only exporting needs the serving protos.
+  from tensorflow_serving.apis import (model_pb2, predict_pb2,
+                                       prediction_log_pb2)
+  records = []
+  for name in signature_names:
+    request = predict_pb2.PredictRequest(
+        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=name))
+    for key, value in warmup_inputs(name, sequence_length).items():
+      request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
+    log = prediction_log_pb2.PredictionLog(
+        predict_log=prediction_log_pb2.PredictLog(request=request))
+    records.append(log.SerializeToString())
+  return records
+
+
+def _write_warmup_requests(directory: str, signature_names: Sequence[str],
+                           sequence_length: int, model_name: str) -> None:
+  path = os.path.join(directory, WARMUP_FILE)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with tf.io.TFRecordWriter(path) as writer:
+    for record in warmup_records(signature_names, sequence_length,
+                                 model_name):
+      writer.write(record)
+
+
+def _write_metadata(directory: str, module: signatures_lib.ServingModule,
+                    model: keras.Model) -> None:
+  metadata = module.metadata()
+  if hasattr(model, 'get_config'):
+    try:
+      metadata['model_config'] = json.loads(json.dumps(model.get_config()))
+    except (TypeError, ValueError, NotImplementedError):
+      pass  # A config that is not JSON is simply left out.
+  path = os.path.join(directory, METADATA_FILE)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, 'w', encoding='utf-8') as f:
+    json.dump(metadata, f, indent=2, sort_keys=True)
+
+
+# -- Export --------------------------------------------------------------------
+
+
+def export_saved_model(model: keras.Model,
+                       export_dir: str,
+                       *,
+                       version: Optional[int] = None,
+                       tracks: Optional[Mapping[str, Sequence[int]]] = None,
+                       output_dtype: str = 'float32',
+                       overwrite: bool = False,
+                       warmup_requests: bool = True,
+                       model_name: str = DEFAULT_MODEL_NAME) -> str:
+  """Exports `model` as `export_dir/<version>/` for TF Serving, atomically.
+
+  The SavedModel has the signatures of `signatures.ServingModule` (one-hot
+  and DNA-string inputs, per head, embeddings) plus the TF Hub-style
+  `.model.predict_on_batch` and `contribution_input_grad`.
+
+  Args:
+    model: a built Enformer with a fixed `sequence_length`.
+    export_dir: the model's base directory (TF Serving's `base_path`);
+      created if missing. Must be local.
+    version: the version number; default 1 + the highest existing one.
+    tracks: head -> track indices to keep in the serving signatures; heads
+      left out keep every track.
+    output_dtype: `'float32'` or `'float16'` serving outputs.
+    overwrite: replace an existing version directory. (A running TF Serving
+      does not reload a version number it has already loaded.)
+    warmup_requests: write `assets.extra/tf_serving_warmup_requests`, one
+      batch-1 request per signature, which TF Serving runs before serving.
+    model_name: the model name written into the warm-up requests.
+
+  Returns:
+    The path of the version directory.
+
+  Raises:
+    FileExistsError: the version exists and `overwrite` is False.
+    ValueError: invalid `version`, `tracks`, `output_dtype`, a model without
+      a fixed sequence length, or a non-local `export_dir`.
+  """
+  export_dir = _check_local(export_dir)
+  # Validates the model and the options before anything is written.
+  module = signatures_lib.ServingModule(model, tracks=tracks,
+                                        output_dtype=output_dtype)
+  version = (next_version(export_dir) if version is None
+             else _check_version(version))
+  final_dir = os.path.join(export_dir, str(version))
+  if os.path.exists(final_dir) and not overwrite:
+    raise FileExistsError(
+        f'Version {version} already exists at {final_dir}; pass '
+        f'overwrite=True (enformer-export --overwrite) to replace it, or '
+        f'export as the next version, {next_version(export_dir)}.')
+  os.makedirs(export_dir, exist_ok=True)
+  tmp_dir = os.path.join(export_dir,
+                         f'{_TMP_PREFIX}{version}-{os.getpid()}')
+  shutil.rmtree(tmp_dir, ignore_errors=True)
+  try:
+    signatures = module.signatures()
+    tf.saved_model.save(module, tmp_dir, signatures=signatures)
+    _write_metadata(tmp_dir, module, model)
+    if warmup_requests:
+      _write_warmup_requests(tmp_dir, list(signatures),
+                             module.sequence_length, model_name)
+    _publish(tmp_dir, final_dir, overwrite)
+  except BaseException:
+    shutil.rmtree(tmp_dir, ignore_errors=True)
+    raise
+  return final_dir
+
+
+def _fsync_path(path: str) -> None:
+  fd = os.open(path, os.O_RDONLY)
+  try:
+    os.fsync(fd)
+  finally:
+    os.close(fd)
+
+
+def _fsync_tree(directory: str) -> None:
+  """Flushes every file and directory under `directory` to disk, so that
+  after a power loss the renamed version is complete or absent."""
+  for root, _, files in os.walk(directory, topdown=False):
+    for name in files:
+      _fsync_path(os.path.join(root, name))
+    _fsync_path(root)
+
+
+def _publish(tmp_dir: str, final_dir: str, overwrite: bool) -> None:
+  """Moves the finished export into place with `os.rename`."""
+  _fsync_tree(tmp_dir)
+  old_dir = None
+  if os.path.exists(final_dir):
+    if not overwrite:  # Another export took this version meanwhile.
+      raise FileExistsError(
+          f'{final_dir} appeared while exporting; not replacing it.')
+    old_dir = os.path.join(
+        os.path.dirname(final_dir),
+        f'{_TMP_PREFIX}old-{os.path.basename(final_dir)}-{os.getpid()}')
+    shutil.rmtree(old_dir, ignore_errors=True)
+    os.rename(final_dir, old_dir)
+  try:
+    os.rename(tmp_dir, final_dir)
+  except OSError as e:
+    if old_dir is not None:
+      os.rename(old_dir, final_dir)  # Put the previous version back.
+    raise FileExistsError(
+        f'Could not move the export into place at {final_dir}: {e}.') from e
+  _fsync_path(os.path.dirname(final_dir))  # The rename itself.
+  if old_dir is not None:
+    shutil.rmtree(old_dir, ignore_errors=True)
+
+
+# -- Models to export ----------------------------------------------------------
+
+
+def load_keras_model(path: str) -> keras.Model:
+  """Loads an Enformer saved with `model.save('model.keras')`.
+
+  Args:
+    path: a `.keras` file.
+
+  Returns:
+    The model, uncompiled.
+
+  Raises:
+    FileNotFoundError: no file at `path`.
+    ValueError: `path` is not a `.keras` file or holds no Enformer-like
+      model.
+  """
+  import enformer_tf  # noqa: F401  (registers the Enformer classes)
+
+  path = os.fspath(path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'No .keras model file at {path}.')
+  if not path.endswith('.keras') or os.path.isdir(path):
+    raise ValueError(f'{path} is not a .keras file; save the model with '
+                     "model.save('model.keras').")
+  try:
+    model = keras.models.load_model(path, compile=False)
+  except (OSError, ValueError, TypeError) as e:
+    raise ValueError(f'Could not load the Keras model {path}: {e}') from e
+  missing = [a for a in ('embed', 'heads', 'head_layers', 'sequence_length')
+             if not hasattr(model, a)]
+  if missing:
+    raise ValueError(f'{path} holds a {type(model).__name__}, not an '
+                     f'Enformer (it has no {", ".join(missing)}).')
+  return model
+
+
+class _GinValue:
+  """A `@reference` or `%macro` in a gin file, resolved after parsing."""
+
+  def __init__(self, kind: str, name: str):
+    self.kind, self.name = kind, name
+
+  def __repr__(self):
+    return f'{self.kind}{self.name}'
+
+
+def _gin_delegate():
+  from gin import config_parser
+
+  class Delegate(config_parser.ParserDelegate):
+
+    def configurable_reference(self, scoped_name, evaluate):
+      return _GinValue('@', scoped_name + ('()' if evaluate else ''))
+
+    def macro(self, macro_name):
+      return _GinValue('%', macro_name)
+
+  return Delegate()
+
+
+def enformer_kwargs_from_gin(text: str, source: str = 'the gin config'
+                             ) -> Dict[str, object]:
+  """The `Enformer` constructor arguments bound in a gin config.
+
+  Reads bindings whose configurable is `Enformer` under any module path
+  (`Enformer.x`, `enformer_tf.Enformer.x`, `enformer_tf.model.Enformer.x`),
+  resolving `%MACRO`s; a scoped binding (`scope/Enformer.x`) overrides the
+  unscoped one. Nothing is registered with gin.
+
+  Args:
+    text: the config (e.g. an `operative_config.gin`).
+    source: where it came from, for messages.
+
+  Returns:
+    keyword -> value.
+
+  Raises:
+    ValueError: no `Enformer` bindings, bindings under several scopes, a
+      configurable reference (`@...`) or an undefined macro as a value.
+  """
+  from gin import config_parser
+
+  macros, bindings = {}, {}
+  for statement in config_parser.ConfigParser(text, _gin_delegate()):
+    if not isinstance(statement, config_parser.BindingStatement):
+      continue
+    if not statement.arg_name:
+      name = (f'{statement.scope}/{statement.selector}' if statement.scope
+              else statement.selector)
+      macros[name] = statement.value
+    elif statement.selector.split('.')[-1] == 'Enformer':
+      bindings.setdefault(statement.scope, {})[statement.arg_name] = (
+          statement.value)
+  if not bindings:
+    raise ValueError(f'{source} binds no Enformer parameters (expected lines '
+                     'like `Enformer.channels = 1536`).')
+  scopes = sorted(s for s in bindings if s)
+  if len(scopes) > 1:
+    raise ValueError(f'{source} binds Enformer under several scopes '
+                     f'{scopes}; cannot tell which model was trained.')
+  kwargs = dict(bindings.get('', {}))
+  if scopes:
+    kwargs.update(bindings[scopes[0]])
+
+  def resolve(value, arg):
+    if isinstance(value, _GinValue):
+      if value.kind == '%' and value.name in macros:
+        return resolve(macros[value.name], arg)
+      raise ValueError(
+          f'{source} binds Enformer.{arg} = {value!r}, which cannot be '
+          'resolved without running the training code; bind a literal.')
+    if isinstance(value, (list, tuple)):
+      return type(value)(resolve(v, arg) for v in value)
+    if isinstance(value, dict):
+      return {k: resolve(v, arg) for k, v in value.items()}
+    return value
+
+  return {arg: resolve(value, arg) for arg, value in kwargs.items()}
+
+
+def model_from_checkpoint(checkpoint_dir: str) -> keras.Model:
+  """Rebuilds an Enformer from a training directory and restores its weights.
+
+  The directory is what `enformer_tf.train.loop.Trainer` writes:
+  `operative_config.gin` (the gin bindings of the run, including the
+  `Enformer` constructor arguments) beside `tf.train.CheckpointManager`
+  checkpoints of `tf.train.Checkpoint(step=..., model=..., optimizer=...)`.
+  The latest checkpoint is restored; only the `model` branch is read, and
+  every model variable must be found in it.
+
+  Args:
+    checkpoint_dir: the training directory, or one checkpoint's prefix
+      (`DIR/ckpt-1000`) with the operative config beside it.
+
+  Returns:
+    The built Enformer with the checkpoint's weights.
+
+  Raises:
+    FileNotFoundError: no checkpoint or no `operative_config.gin`.
+    ValueError: the config binds no usable `Enformer` arguments, or the
+      checkpoint does not match the model it describes.
+  """
+  from enformer_tf.model import Enformer
+
+  checkpoint_dir = os.fspath(checkpoint_dir)
+  if os.path.isdir(checkpoint_dir):
+    directory = checkpoint_dir
+    checkpoint = tf.train.latest_checkpoint(checkpoint_dir)
+    if checkpoint is None:
+      raise FileNotFoundError(
+          f'No checkpoint in {checkpoint_dir} (expected a `checkpoint` state '
+          'file written by tf.train.CheckpointManager).')
+  elif tf.io.gfile.exists(checkpoint_dir + '.index'):
+    directory, checkpoint = os.path.dirname(checkpoint_dir), checkpoint_dir
+  else:
+    raise FileNotFoundError(f'{checkpoint_dir} is neither a training '
+                            'directory nor a checkpoint prefix.')
+  config_path = os.path.join(directory, OPERATIVE_CONFIG)
+  if not os.path.exists(config_path):
+    raise FileNotFoundError(
+        f'No {OPERATIVE_CONFIG} in {directory}: the model\'s architecture '
+        'is read from the gin config saved beside the checkpoints.')
+  with open(config_path, encoding='utf-8') as f:
+    kwargs = enformer_kwargs_from_gin(f.read(), config_path)
+  try:
+    model = Enformer(**kwargs)
+  except TypeError as e:
+    raise ValueError(f'{config_path} binds Enformer arguments it does not '
+                     f'take: {e}') from e
+  if model.sequence_length is None:
+    raise ValueError(f'{config_path} binds Enformer.sequence_length = None; '
+                     'an export needs a fixed input length.')
+  model.build(tf.TensorShape([None, model.sequence_length, 4]))
+  try:
+    status = tf.train.Checkpoint(model=model).restore(checkpoint)
+    status.assert_existing_objects_matched()
+  except (AssertionError, ValueError) as e:
+    raise ValueError(
+        f'Checkpoint {checkpoint} does not hold every variable of the model '
+        f'described by {config_path} with the same shape: '
+        f'{str(e).strip().splitlines()[0]}') from e
+  status.expect_partial()  # The optimizer and step are not needed.
+  return model

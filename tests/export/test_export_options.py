@@ -1,0 +1,267 @@
+"""Export options and the versioned, atomic write.
+
+Track selection and float16 use a real tiny Enformer; version numbering,
+overwrite and failure handling use a one-variable stand-in module (the write
+logic does not depend on the model, and it keeps these tests fast); the
+SIGKILL test kills a real export in a subprocess.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from enformer_tf import Enformer
+from enformer_tf.export import (ServingModule, export_saved_model,
+                                next_version, saved_model)
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+L = 1024
+BINS = 4
+TINY = dict(channels=48, num_transformer_layers=1, num_heads=2,
+            heads={'human': 5, 'mouse': 3}, target_length=BINS,
+            sequence_length=L, conv_tower_divisible_by=8)
+
+
+def tiny_model(seed=0):
+  model = Enformer(**TINY)
+  model.build((None, L, 4))
+  rng = np.random.RandomState(seed)
+  for v in model.weights:
+    if 'moving_variance' in v.name:
+      v.assign(rng.uniform(0.5, 1.5, v.shape).astype('float32'))
+    else:
+      v.assign((rng.randn(*v.shape) * 0.1).astype('float32'))
+  return model
+
+
+def visible_versions(export_dir):
+  return sorted(n for n in os.listdir(export_dir) if not n.startswith('.'))
+
+
+# -- Track selection and float16 -----------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def model():
+  return tiny_model()
+
+
+def test_tracks_and_float16(model, tmp_path):
+  path = export_saved_model(model, str(tmp_path), tracks={'human': [4, 0]},
+                            output_dtype='float16', warmup_requests=False)
+  assert path == str(tmp_path / '1')
+  assert not os.path.exists(os.path.join(path, saved_model.WARMUP_FILE))
+  loaded = tf.saved_model.load(path)
+  rng = np.random.RandomState(1)
+  codes = rng.randint(0, 4, (2, L))
+  x = np.eye(4, dtype=np.float32)[codes]
+  dna = [np.frombuffer(b'ACGT', np.uint8)[c].tobytes() for c in codes]
+  expected = model(x, training=False)
+  embedding = model.embed(x, training=False).numpy()
+
+  for name, feed in (('serving_default', {'sequence': x}),
+                     ('dna', {'dna': dna})):
+    result = loaded.signatures[name](**{k: tf.constant(v)
+                                        for k, v in feed.items()})
+    assert {k: (v.dtype, tuple(v.shape)) for k, v in result.items()} == {
+        'human': (tf.float16, (2, BINS, 2)), 'mouse': (tf.float16,
+                                                       (2, BINS, 3))}
+    np.testing.assert_allclose(result['human'].numpy().astype(np.float32),
+                               expected['human'].numpy()[..., [4, 0]],
+                               rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(result['mouse'].numpy().astype(np.float32),
+                               expected['mouse'].numpy(), rtol=1e-3,
+                               atol=1e-3)
+  human = loaded.signatures['human_dna'](dna=tf.constant(dna))['human']
+  assert human.dtype == tf.float16 and human.shape == (2, BINS, 2)
+  embeddings = loaded.signatures['embeddings'](sequence=tf.constant(x))
+  assert embeddings['embeddings'].dtype == tf.float16
+  np.testing.assert_allclose(
+      embeddings['embeddings'].numpy().astype(np.float32), embedding,
+      rtol=1e-3, atol=1e-3)
+  # The TF Hub-style function keeps every track in float32.
+  hub = loaded.model.predict_on_batch(x)
+  assert hub['human'].dtype == tf.float32 and hub['human'].shape[-1] == 5
+  np.testing.assert_allclose(hub['human'].numpy(), expected['human'].numpy(),
+                             atol=1e-5, rtol=0)
+
+  with open(os.path.join(path, saved_model.METADATA_FILE)) as f:
+    metadata = json.load(f)
+  assert metadata['track_indices'] == {'human': [4, 0], 'mouse': [0, 1, 2]}
+  assert metadata['heads'] == {'human': 2, 'mouse': 3}
+  assert metadata['output_dtype'] == 'float16'
+  assert metadata['signatures']['human']['outputs'] == {
+      'human': {'dtype': 'float16', 'shape': [-1, BINS, 2]}}
+
+
+@pytest.mark.parametrize('tracks, message', [
+    ({'zebrafish': [0]}, "head 'zebrafish'.*heads are \\['human', 'mouse'\\]"),
+    ({'human': [5]}, r'index 5, outside .* 0\.\.4'),
+    ({'human': [-1]}, r'index -1'),
+    ({'human': []}, r'empty'),
+    ({'human': [1, 1]}, r'repeats the indices \[1\]'),
+    ({'human': [0.5]}, r'integer track indices'),
+])
+def test_bad_tracks_are_rejected_before_writing(model, tmp_path, tracks,
+                                                message):
+  with pytest.raises(ValueError, match=message):
+    export_saved_model(model, str(tmp_path / 'out'), tracks=tracks)
+  assert not os.path.exists(tmp_path / 'out')
+
+
+def test_bad_options_are_rejected(model, tmp_path):
+  with pytest.raises(ValueError, match='output_dtype'):
+    ServingModule(model, output_dtype='bfloat16')
+  with pytest.raises(ValueError, match='non-negative integer'):
+    export_saved_model(model, str(tmp_path), version='2')
+  with pytest.raises(ValueError, match='not a local path'):
+    export_saved_model(model, 'gs://bucket/models')
+  unfixed = Enformer(**dict(TINY, sequence_length=None))
+  with pytest.raises(ValueError, match='sequence_length=None'):
+    ServingModule(unfixed)
+  clash = Enformer(**dict(TINY, heads={'human': 2, 'human_dna': 2}))
+  with pytest.raises(ValueError,
+                     match=r"clashing signature names \['human_dna'\]"):
+    ServingModule(clash)
+
+
+# -- Versions, overwrite, failures (with a stand-in module) --------------------
+
+
+class StubModule(tf.Module):
+  """What `export_saved_model` needs of a `ServingModule`, tiny."""
+
+  sequence_length = 8
+
+  def __init__(self, model, tracks=None, output_dtype='float32'):
+    super().__init__()
+    del model, tracks, output_dtype
+    self.scale = tf.Variable(2.0)
+
+  def signatures(self):
+    serve = tf.function(
+        lambda sequence: {'y': sequence * self.scale},
+        input_signature=[tf.TensorSpec([None, 8, 4], tf.float32,
+                                       name='sequence')])
+    return {'serving_default': serve.get_concrete_function()}
+
+  def metadata(self):
+    return {'stub': True}
+
+
+@pytest.fixture
+def stub(monkeypatch):
+  monkeypatch.setattr(saved_model.signatures_lib, 'ServingModule',
+                      StubModule)
+
+
+def test_versions_count_up_past_other_names(stub, tmp_path):
+  for name in ['3', '.tmp-9-1', 'notes', '10.bak']:
+    (tmp_path / name).mkdir()
+  (tmp_path / '12').write_text('a file, not a version')
+  assert next_version(str(tmp_path)) == 4
+  assert export_saved_model(None, str(tmp_path)) == str(tmp_path / '4')
+  assert export_saved_model(None, str(tmp_path), version=7) == str(
+      tmp_path / '7')
+  assert next_version(str(tmp_path)) == 8
+  assert next_version(str(tmp_path / 'missing')) == 1
+  loaded = tf.saved_model.load(str(tmp_path / '7'))
+  np.testing.assert_array_equal(
+      loaded.signatures['serving_default'](sequence=tf.ones([1, 8, 4]))['y'],
+      2 * np.ones([1, 8, 4]))
+
+
+def test_refuses_to_overwrite_unless_asked(stub, tmp_path):
+  first = export_saved_model(None, str(tmp_path), version=1)
+  (tmp_path / '1' / 'marker').write_text('from the first export')
+  with pytest.raises(FileExistsError,
+                     match=r'Version 1 already exists.*overwrite=True.*next '
+                     r'version, 2'):
+    export_saved_model(None, str(tmp_path), version=1)
+  assert (tmp_path / '1' / 'marker').exists()
+  assert export_saved_model(None, str(tmp_path), version=1,
+                            overwrite=True) == first
+  assert not (tmp_path / '1' / 'marker').exists()
+  assert os.listdir(tmp_path) == ['1']  # Nothing hidden left behind.
+
+
+@pytest.mark.parametrize('step', ['_write_metadata', '_write_warmup_requests',
+                                  '_publish'])
+def test_a_failure_mid_export_leaves_no_version(stub, tmp_path, monkeypatch,
+                                                step):
+  written = []
+
+  def fail(directory, *args):
+    written.extend(os.listdir(directory))
+    raise RuntimeError('disk full')
+
+  monkeypatch.setattr(saved_model, step, fail)
+  with pytest.raises(RuntimeError, match='disk full'):
+    export_saved_model(None, str(tmp_path))
+  assert 'saved_model.pb' in written  # It failed part-way through.
+  assert os.listdir(tmp_path) == []
+
+
+def test_a_failed_overwrite_keeps_the_old_version(stub, tmp_path,
+                                                  monkeypatch):
+  export_saved_model(None, str(tmp_path), version=1)
+  (tmp_path / '1' / 'marker').write_text('old')
+
+  def fail(*args):
+    raise RuntimeError('interrupted')
+
+  monkeypatch.setattr(saved_model, '_write_warmup_requests', fail)
+  with pytest.raises(RuntimeError, match='interrupted'):
+    export_saved_model(None, str(tmp_path), version=1, overwrite=True)
+  assert (tmp_path / '1' / 'marker').read_text() == 'old'
+  assert os.listdir(tmp_path) == ['1']
+
+
+_KILLED_EXPORT = textwrap.dedent('''
+    import os, sys, time
+    os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
+    sys.path.insert(0, {repo!r})
+    from enformer_tf import Enformer
+    from enformer_tf.export import saved_model
+
+    write_warmup = saved_model._write_warmup_requests
+
+    def write_then_hang(directory, *args):
+      write_warmup(directory, *args)
+      print('WRITTEN', directory, flush=True)  # Everything but the rename.
+      time.sleep(600)
+
+    saved_model._write_warmup_requests = write_then_hang
+    model = Enformer(**{tiny!r})
+    model.build((None, {length}, 4))
+    saved_model.export_saved_model(model, sys.argv[1])
+''')
+
+
+def test_an_export_killed_part_way_leaves_no_version(tmp_path):
+  export_dir = tmp_path / 'models'
+  script = tmp_path / 'export.py'
+  script.write_text(_KILLED_EXPORT.format(repo=REPO, tiny=TINY, length=L))
+  process = subprocess.Popen(
+      [sys.executable, str(script), str(export_dir)], stdout=subprocess.PIPE,
+      stderr=subprocess.DEVNULL, text=True)
+  try:
+    line = process.stdout.readline()
+    assert line.startswith('WRITTEN'), f'the export did not start: {line!r}'
+    tmp_dir = line.split()[1]
+    assert os.path.basename(tmp_dir).startswith('.tmp-1-')
+    assert os.path.exists(os.path.join(tmp_dir, 'saved_model.pb'))
+    assert os.path.exists(os.path.join(tmp_dir, saved_model.WARMUP_FILE))
+  finally:
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+  assert process.returncode == -signal.SIGKILL
+  assert visible_versions(export_dir) == []
+  assert next_version(str(export_dir)) == 1

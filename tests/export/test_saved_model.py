@@ -1,0 +1,642 @@
+"""One exported tiny Enformer, checked every way it will be used.
+
+The signatures against the Keras model (in Python, through TensorFlow's C++
+session as TF Serving runs them, and through `saved_model_cli`), the input
+checks, the warm-up requests, the TF Hub-style functions and the serving
+kit's client against stand-in gRPC and REST servers.
+"""
+import http.server
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+from concurrent import futures
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.protobuf import config_pb2
+
+from enformer_tf import Enformer
+from enformer_tf.export import export_saved_model, saved_model
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
+                               'saved_model_cli')
+L = 1024
+BINS = 4
+HEADS = {'human': 5, 'mouse': 3}
+TINY = dict(channels=48, num_transformer_layers=1, num_heads=2, heads=HEADS,
+            target_length=BINS, sequence_length=L, conv_tower_divisible_by=8)
+EMBEDDING = 2 * TINY['channels']
+SEQUENCE_SIGNATURES = ['serving_default', 'human', 'mouse', 'embeddings']
+DNA_SIGNATURES = ['dna', 'human_dna', 'mouse_dna', 'embeddings_dna']
+
+
+# -- Helpers -------------------------------------------------------------------
+
+
+def tiny_model(seed=0):
+  """The tiny Enformer with random weights everywhere (the zero-initialised
+  attention output would otherwise hide the transformer)."""
+  model = Enformer(**TINY)
+  model.build((None, L, 4))
+  rng = np.random.RandomState(seed)
+  for v in model.weights:
+    if 'moving_variance' in v.name:
+      v.assign(rng.uniform(0.5, 1.5, v.shape).astype('float32'))
+    else:
+      v.assign((rng.randn(*v.shape) * 0.1).astype('float32'))
+  return model
+
+
+def random_codes(batch, seed=0):
+  return np.random.RandomState(seed).randint(0, 4, (batch, L))
+
+
+def one_hot(codes):
+  """[..., L] codes 0..3 (A, C, G, T), 4 = N -> [..., L, 4] float32."""
+  return np.eye(5, 4, dtype=np.float32)[codes]
+
+
+def dna_strings(codes, lower=False):
+  letters = np.frombuffer(b'acgtn' if lower else b'ACGTN', np.uint8)
+  return [letters[row].tobytes().decode() for row in codes]
+
+
+def expected_outputs(model, x, name):
+  """What signature `name` must return for one-hot `x`."""
+  base = name[:-len('_dna')] if name.endswith('_dna') else name
+  if base in ('serving_default', 'dna'):
+    return {k: v.numpy() for k, v in model(x, training=False).items()}
+  if base == 'embeddings':
+    return {'embeddings': model.embed(x, training=False).numpy()}
+  return {base: model.predict_head(x, base, training=False).numpy()}
+
+
+class SessionRunner:
+  """Runs signatures the way TF Serving does: a C++ session fed by tensor
+  name, without Python's check of fed shapes against the signature."""
+
+  def __init__(self, path):
+    self.session = tf.compat.v1.Session(graph=tf.Graph())
+    meta_graph = tf.compat.v1.saved_model.loader.load(
+        self.session, ['serve'], path)
+    self.signature_defs = meta_graph.signature_def
+    self._callables = {}
+
+  def run(self, name, inputs):
+    definition = self.signature_defs[name]
+    keys = tuple(sorted(inputs))
+    outputs = sorted(definition.outputs)
+    if (name, keys) not in self._callables:
+      options = config_pb2.CallableOptions(
+          feed=[definition.inputs[k].name for k in keys],
+          fetch=[definition.outputs[k].name for k in outputs])
+      self._callables[name, keys] = self.session._make_callable_from_options(
+          options)
+    values = self._callables[name, keys](*[inputs[k] for k in keys])
+    return dict(zip(outputs, values))
+
+
+def load_client():
+  spec = importlib.util.spec_from_file_location(
+      'enformer_serving_client', os.path.join(REPO, 'export', 'client.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def run_cli(*args):
+  return subprocess.run([SAVED_MODEL_CLI, *args], capture_output=True,
+                        text=True, timeout=300,
+                        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+
+
+# -- Fixtures ------------------------------------------------------------------
+
+
+@pytest.fixture(scope='module')
+def model():
+  return tiny_model()
+
+
+@pytest.fixture(scope='module')
+def export_dir(tmp_path_factory):
+  return str(tmp_path_factory.mktemp('serving'))
+
+
+@pytest.fixture(scope='module')
+def export_path(model, export_dir):
+  return export_saved_model(model, export_dir)
+
+
+@pytest.fixture(scope='module')
+def loaded(export_path):
+  return tf.saved_model.load(export_path)
+
+
+@pytest.fixture(scope='module')
+def session(export_path):
+  runner = SessionRunner(export_path)
+  yield runner
+  runner.session.close()
+
+
+# -- Layout and signatures -----------------------------------------------------
+
+
+def test_export_writes_version_1_with_warmup_and_metadata(export_dir,
+                                                          export_path):
+  assert export_path == os.path.join(export_dir, '1')
+  assert sorted(os.listdir(export_dir)) == ['1']  # No temporary left over.
+  for name in ['saved_model.pb', 'variables', saved_model.WARMUP_FILE,
+               saved_model.METADATA_FILE]:
+    assert os.path.exists(os.path.join(export_path, name)), name
+  with open(os.path.join(export_path, saved_model.METADATA_FILE)) as f:
+    metadata = json.load(f)
+  assert metadata['sequence_length'] == L and metadata['bins'] == BINS
+  assert metadata['heads'] == HEADS
+  assert metadata['track_indices'] == {'human': [0, 1, 2, 3, 4],
+                                       'mouse': [0, 1, 2]}
+  assert metadata['model_config']['channels'] == 48
+  assert set(metadata['signatures']) == set(SEQUENCE_SIGNATURES +
+                                            DNA_SIGNATURES)
+
+
+def _expected_signature_shapes():
+  heads_out = {h: ('DT_FLOAT', (-1, BINS, n)) for h, n in HEADS.items()}
+  embeddings_out = {'embeddings': ('DT_FLOAT', (-1, BINS, EMBEDDING))}
+  sequence_in = {'sequence': ('DT_FLOAT', (-1, L, 4))}
+  dna_in = {'dna': ('DT_STRING', (-1,))}
+  expected = {}
+  for inputs, suffix in ((sequence_in, ''), (dna_in, '_dna')):
+    expected['serving_default' if not suffix else 'dna'] = (inputs, heads_out)
+    expected['embeddings' + suffix] = (inputs, embeddings_out)
+    for head in HEADS:
+      expected[head + suffix] = (inputs, {head: heads_out[head]})
+  return expected
+
+
+def test_loaded_signatures_have_fixed_named_specs(loaded):
+  expected = _expected_signature_shapes()
+  assert set(loaded.signatures) == set(expected)
+  for name, (inputs, outputs) in expected.items():
+    function = loaded.signatures[name]
+    _, input_specs = function.structured_input_signature
+    assert {k: (v.dtype.name, tuple(v.shape.as_list()))
+            for k, v in input_specs.items()} == {
+                k: ('float32' if d == 'DT_FLOAT' else 'string',
+                    tuple(None if s == -1 else s for s in shape))
+                for k, (d, shape) in inputs.items()}, name
+    assert {k: tuple(v.shape.as_list())
+            for k, v in function.structured_outputs.items()} == {
+                k: tuple(None if s == -1 else s for s in shape)
+                for k, (_, shape) in outputs.items()}, name
+
+
+def _parse_show_all(text):
+  """signature -> {'inputs'|'outputs': {key: (dtype, shape)}}."""
+  result, current, section, key = {}, None, None, None
+  for line in text.splitlines():
+    line = line.strip()
+    match = re.match(r"signature_def\['(.+)'\]:$", line)
+    if match:
+      current = result.setdefault(match.group(1), {'inputs': {},
+                                                   'outputs': {}})
+      continue
+    match = re.match(r"(inputs|outputs)\['(.+)'\] tensor_info:$", line)
+    if match and current is not None:
+      section, key = match.groups()
+      current[section][key] = [None, None]
+      continue
+    if key is None:
+      continue
+    match = re.match(r'dtype: (\w+)$', line)
+    if match:
+      current[section][key][0] = match.group(1)
+    match = re.match(r'shape: \(([-\d, ]*)\)$', line)
+    if match:
+      current[section][key][1] = tuple(
+          int(d) for d in match.group(1).split(',') if d.strip())
+  return {name: {s: {k: tuple(v) for k, v in spec[s].items()}
+                 for s in spec}
+          for name, spec in result.items()}
+
+
+def test_saved_model_cli_show_lists_every_signature(export_path):
+  result = run_cli('show', '--dir', export_path, '--all')
+  assert result.returncode == 0, result.stderr
+  shown = _parse_show_all(result.stdout)
+  shown.pop('__saved_model_init_op', None)
+  expected = {name: {'inputs': inputs, 'outputs': outputs}
+              for name, (inputs, outputs) in
+              _expected_signature_shapes().items()}
+  assert shown == expected
+  for method in ('tensorflow/serving/predict',):
+    assert result.stdout.count(method) == len(expected)
+  # The TF Hub-style function of the root object is listed too.
+  assert "Function Name: 'contribution_input_grad'" in result.stdout
+
+
+# -- Values --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('name', SEQUENCE_SIGNATURES)
+def test_one_hot_signatures_equal_the_keras_model(model, loaded, session,
+                                                  name):
+  x = one_hot(random_codes(2, seed=1))
+  expected = expected_outputs(model, x, name)
+  for result in (loaded.signatures[name](sequence=tf.constant(x)),
+                 session.run(name, {'sequence': x})):
+    assert set(result) == set(expected)
+    for key, value in expected.items():
+      np.testing.assert_allclose(np.asarray(result[key]), value, atol=1e-5,
+                                 rtol=0)
+      assert np.asarray(result[key]).dtype == np.float32
+
+
+@pytest.mark.parametrize('name', DNA_SIGNATURES)
+def test_dna_signatures_equal_the_one_hot_ones(model, loaded, session, name):
+  codes = random_codes(3, seed=2)
+  codes[:, 100:140] = 4  # A stretch of N.
+  codes[1, 7] = 4
+  dna = dna_strings(codes[:2]) + dna_strings(codes[2:], lower=True)
+  one_hot_name = {'dna': 'serving_default'}.get(name, name[:-len('_dna')])
+  from_one_hot = loaded.signatures[one_hot_name](
+      sequence=tf.constant(one_hot(codes)))
+  for result in (loaded.signatures[name](dna=tf.constant(dna)),
+                 session.run(name, {'dna': np.array(dna, dtype=object)})):
+    assert set(result) == set(from_one_hot)
+    for key in from_one_hot:
+      np.testing.assert_array_equal(np.asarray(result[key]),
+                                    from_one_hot[key].numpy())
+  # And both equal the Keras model on the same one-hot input.
+  for key, value in expected_outputs(model, one_hot(codes), name).items():
+    np.testing.assert_allclose(from_one_hot[key].numpy(), value, atol=1e-5,
+                               rtol=0)
+
+
+def test_saved_model_cli_run_matches_keras(model, export_path, tmp_path):
+  x = one_hot(random_codes(2, seed=4))
+  np.save(tmp_path / 'x.npy', x)
+  outdir = tmp_path / 'out'
+  result = run_cli('run', '--dir', export_path, '--tag_set', 'serve',
+                   '--signature_def', 'serving_default',
+                   '--inputs', f'sequence={tmp_path / "x.npy"}',
+                   '--outdir', str(outdir))
+  assert result.returncode == 0, result.stderr
+  expected = model(x, training=False)
+  for head in HEADS:
+    output = np.load(outdir / f'{head}.npy')
+    assert output.dtype == np.float32 and output.shape == (2, BINS,
+                                                           HEADS[head])
+    np.testing.assert_allclose(output, expected[head].numpy(), atol=1e-5,
+                               rtol=0)
+
+
+# -- Bad inputs ----------------------------------------------------------------
+
+EXPECTED_SHAPE = re.escape('expected shape [batch, 1024, 4]')
+DNA_VECTOR = re.escape('expected a [batch] vector of DNA strings')
+GOOD_DNA = dna_strings(random_codes(1, seed=5))[0]
+
+
+def _bad_sequence_cases():
+  good = one_hot(random_codes(1, seed=5))
+  soft = good.copy()
+  soft[0, 10] = 0.25  # kipoiseq's N.
+  two = good.copy()
+  two[0, 3] = [1, 1, 0, 0]
+  nan = good.copy()
+  nan[0, 0, 0] = np.nan
+  return [
+      ('short', good[:, :512], r'exactly 1024 bp.*got shape\] \[1 512 4\]'),
+      ('long', np.concatenate([good, good], 1),
+       r'exactly 1024 bp.*got shape\] \[1 2048 4\]'),
+      ('rank 2', good[0], EXPECTED_SHAPE + r'.*got shape\] \[1024 4\]'),
+      ('rank 4', good[..., np.newaxis], EXPECTED_SHAPE),
+      ('5 columns', np.concatenate([good, good[..., :1]], -1),
+       EXPECTED_SHAPE + r'.*\[1 1024 5\]'),
+      ('empty batch', good[:0], r'empty batch.*\[batch, 1024, 4\]'),
+      ('0.25 for N', soft, r'one-hot.*all zeros for N'),
+      ('two ones', two, r'one-hot'),
+      ('nan', nan, r'one-hot'),
+      ('int32', good.astype(np.int32), r'float'),
+      ('float64', good.astype(np.float64), r'float'),
+  ]
+
+
+def _bad_dna_cases():
+  def replace(position, letter):
+    return [GOOD_DNA, GOOD_DNA[:position] + letter + GOOD_DNA[position + 1:]]
+  return [
+      ('X', replace(7, 'X'),
+       r'only the letters A, C, G, T and N.*\[1\] \[7\] \[X\]'),
+      ('U', replace(1023, 'U'), r'A, C, G, T and N.*\[1\] \[1023\] \[U\]'),
+      ('IUPAC R', replace(0, 'r'), r'A, C, G, T and N.*\[1\] \[0\] \[r\]'),
+      ('gap', replace(500, '-'), r'A, C, G, T and N.*\[500\]'),
+      ('space', replace(3, ' '), r'A, C, G, T and N'),
+      ('short', [GOOD_DNA, GOOD_DNA[:-1]],
+       r'exactly 1024 letters.*got lengths\] \[1024 1023\]'),
+      ('long', [GOOD_DNA + 'A'], r'exactly 1024 letters.*\[1025\]'),
+      ('non-ASCII', [GOOD_DNA[:-1] + 'é'], r'exactly 1024 letters'),
+      ('empty batch', np.array([], dtype=object), r'empty batch'),
+      ('scalar', np.array(GOOD_DNA, dtype=object), DNA_VECTOR),
+      ('rank 2', np.array([[GOOD_DNA]], dtype=object), DNA_VECTOR),
+      ('float', np.zeros([1], np.float32), r'string'),
+  ]
+
+
+@pytest.mark.parametrize('name', ['serving_default', 'human', 'embeddings'])
+@pytest.mark.parametrize('case, value, message', _bad_sequence_cases(),
+                         ids=[c[0] for c in _bad_sequence_cases()])
+def test_bad_one_hot_input_is_invalid_argument(loaded, session, name, case,
+                                               value, message):
+  del case
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    session.run(name, {'sequence': value})  # As TF Serving runs it.
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    loaded.signatures[name](sequence=tf.constant(value))
+
+
+@pytest.mark.parametrize('name', ['dna', 'mouse_dna', 'embeddings_dna'])
+@pytest.mark.parametrize('case, value, message', _bad_dna_cases(),
+                         ids=[c[0] for c in _bad_dna_cases()])
+def test_bad_dna_input_is_invalid_argument(loaded, session, name, case, value,
+                                           message):
+  del case
+  if isinstance(value, list):
+    value = np.array([s.encode('utf-8') for s in value], dtype=object)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    session.run(name, {'dna': value})
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    loaded.signatures[name](dna=tf.constant(value))
+
+
+def test_hub_predict_on_batch_checks_the_shape(loaded):
+  # A restored tf.function checks its input signature in Python first.
+  with pytest.raises(TypeError, match=re.escape('(None, 1024, 4)')):
+    loaded.model.predict_on_batch(tf.zeros([1, 2048, 4]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match='empty batch'):
+    loaded.model.predict_on_batch(tf.zeros([0, 1024, 4]))
+
+
+def test_saved_model_cli_run_reports_bad_dna_and_wrong_length(export_path,
+                                                              tmp_path):
+  bad = GOOD_DNA[:9] + 'Z' + GOOD_DNA[10:]
+  result = run_cli('run', '--dir', export_path, '--tag_set', 'serve',
+                   '--signature_def', 'human_dna',
+                   '--input_exprs', f'dna=["{GOOD_DNA}", "{bad}"]')
+  assert result.returncode != 0
+  assert 'InvalidArgument' in result.stderr
+  assert re.search(r'only the letters A, C, G, T and N.*\[1\] \[9\] \[Z\]',
+                   result.stderr)
+  # saved_model_cli's own Python session does check fed shapes.
+  np.save(tmp_path / 'short.npy', one_hot(random_codes(1))[:, :512])
+  result = run_cli('run', '--dir', export_path, '--tag_set', 'serve',
+                   '--signature_def', 'human', '--inputs',
+                   f'sequence={tmp_path / "short.npy"}')
+  assert result.returncode != 0
+  assert re.search(r'\(1, 512, 4\).*\(None, 1024, 4\)', result.stderr)
+
+
+# -- Warm-up requests ----------------------------------------------------------
+
+
+def test_warmup_requests_parse_and_run(export_path, loaded, session):
+  from tensorflow_serving.apis import prediction_log_pb2
+  path = os.path.join(export_path, saved_model.WARMUP_FILE)
+  logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
+          for record in tf.data.TFRecordDataset(path)]
+  names = [log.predict_log.request.model_spec.signature_name for log in logs]
+  assert sorted(names) == sorted(SEQUENCE_SIGNATURES + DNA_SIGNATURES)
+  expected = _expected_signature_shapes()
+  for log in logs:
+    request = log.predict_log.request
+    assert log.WhichOneof('log_type') == 'predict_log'
+    assert request.model_spec.name == 'enformer'
+    name = request.model_spec.signature_name
+    inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+    assert set(inputs) == set(expected[name][0])
+    assert all(v.shape[0] == 1 for v in inputs.values())
+    for result in (session.run(name, inputs),
+                   loaded.signatures[name](**{k: tf.constant(v)
+                                              for k, v in inputs.items()})):
+      assert {k: (1,) + expected[name][1][k][1][1:] for k in result} == {
+          k: tuple(np.asarray(v).shape) for k, v in result.items()}
+
+
+# -- TF Hub compatibility ------------------------------------------------------
+
+
+def test_hub_predict_on_batch_returns_every_head(model, loaded):
+  signature = loaded.model.predict_on_batch.input_signature
+  assert signature[0].shape[1] == L
+  assert signature[0].shape.as_list() == [None, L, 4]
+  x = tf.constant(one_hot(random_codes(2, seed=6)))
+  predictions = loaded.model.predict_on_batch(x)
+  expected = model(x, training=False)
+  assert set(predictions) == set(HEADS)
+  for head in HEADS:
+    np.testing.assert_allclose(predictions[head].numpy(),
+                               expected[head].numpy(), atol=1e-5, rtol=0)
+  # Differentiable after loading, as gradient tools expect.
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    total = tf.reduce_sum(loaded.model.predict_on_batch(x)['mouse'])
+  with tf.GradientTape() as reference_tape:
+    reference_tape.watch(x)
+    reference = tf.reduce_sum(model(x, training=False)['mouse'])
+  np.testing.assert_allclose(tape.gradient(total, x).numpy(),
+                             reference_tape.gradient(reference, x).numpy(),
+                             rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('head', list(HEADS))
+def test_contribution_input_grad_equals_a_direct_gradient(model, loaded, head):
+  rng = np.random.RandomState(7)
+  sequence = one_hot(random_codes(1, seed=8))[0]  # [L, 4]
+  sequence[300:310] = 0  # Some N.
+  mask = (rng.rand(BINS, HEADS[head]) < 0.4).astype(np.float32)
+  mask[BINS // 2, 0] = 1.0
+  scores = loaded.contribution_input_grad(sequence, mask, head)
+
+  x = tf.constant(sequence[np.newaxis])
+  with tf.GradientTape() as tape:
+    tape.watch(x)
+    prediction = model(x, training=False)[head]
+    score = tf.reduce_sum(mask * prediction) / tf.reduce_sum(mask)
+  expected = tf.reduce_sum(tape.gradient(score, x) * x, axis=-1)[0].numpy()
+  assert scores.shape == (L,)
+  np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-4, atol=1e-7)
+  assert np.all(scores.numpy()[300:310] == 0)  # Gradient x input at N is 0.
+
+
+def test_contribution_input_grad_rejects_other_heads_and_shapes(loaded):
+  sequence = one_hot(random_codes(1))[0]
+  with pytest.raises((ValueError, TypeError)):
+    loaded.contribution_input_grad(sequence, np.ones([BINS, 5], np.float32),
+                                   'zebrafish')
+  with pytest.raises((ValueError, TypeError)):  # The mouse head has 3.
+    loaded.contribution_input_grad(sequence, np.ones([BINS, 5], np.float32),
+                                   'mouse')
+
+
+# -- The serving kit's requests and client -------------------------------------
+
+
+def test_rest_request_example_runs(loaded):
+  with open(os.path.join(REPO, 'export', 'rest_request_example.json')) as f:
+    body = json.load(f)
+  name = body['signature_name']
+  dna = [instance['dna'] for instance in body['instances']]
+  assert all(len(s) == L for s in dna)
+  result = loaded.signatures[name](dna=tf.constant(dna))
+  assert {k: v.shape for k, v in result.items()} == {
+      'human': (len(dna), BINS, HEADS['human'])}
+
+
+def _session_outputs(session, request):
+  inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+  return session.run(request.model_spec.signature_name, inputs)
+
+
+@pytest.fixture(scope='module')
+def grpc_server(session):
+  """A stand-in for tensorflow_model_server's gRPC API on the export."""
+  import grpc
+  from tensorflow_serving.apis import (get_model_metadata_pb2, predict_pb2,
+                                       prediction_service_pb2_grpc)
+
+  class Service(prediction_service_pb2_grpc.PredictionServiceServicer):
+
+    def Predict(self, request, context):
+      try:
+        outputs = _session_outputs(session, request)
+      except tf.errors.InvalidArgumentError as e:
+        context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
+      response = predict_pb2.PredictResponse()
+      for key, value in outputs.items():
+        response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
+      return response
+
+    def GetModelMetadata(self, request, context):
+      signature_map = get_model_metadata_pb2.SignatureDefMap()
+      for key, value in session.signature_defs.items():
+        signature_map.signature_def[key].CopyFrom(value)
+      response = get_model_metadata_pb2.GetModelMetadataResponse()
+      response.model_spec.CopyFrom(request.model_spec)
+      response.metadata['signature_def'].Pack(signature_map)
+      return response
+
+  server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+  prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
+      Service(), server)
+  port = server.add_insecure_port('localhost:0')
+  server.start()
+  yield f'localhost:{port}'
+  server.stop(None)
+
+
+@pytest.fixture(scope='module')
+def rest_server(session):
+  """A stand-in for tensorflow_model_server's REST API (row format)."""
+  from google.protobuf import json_format
+  from tensorflow_serving.apis import get_model_metadata_pb2
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+
+    def _reply(self, code, body):
+      data = json.dumps(body).encode()
+      self.send_response(code)
+      self.send_header('Content-Type', 'application/json')
+      self.send_header('Content-Length', str(len(data)))
+      self.end_headers()
+      self.wfile.write(data)
+
+    def do_GET(self):  # .../metadata
+      signature_map = get_model_metadata_pb2.SignatureDefMap()
+      for key, value in session.signature_defs.items():
+        signature_map.signature_def[key].CopyFrom(value)
+      self._reply(200, {'metadata': {
+          'signature_def': json_format.MessageToDict(
+              signature_map, preserving_proto_field_name=True)}})
+
+    def do_POST(self):  # ...:predict
+      body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+      name = body['signature_name']
+      inputs = {}
+      for key in body['instances'][0]:
+        values = [instance[key] for instance in body['instances']]
+        inputs[key] = (np.array(values, dtype=object) if key == 'dna'
+                       else np.array(values, np.float32))
+      try:
+        outputs = session.run(name, inputs)
+      except tf.errors.InvalidArgumentError as e:
+        return self._reply(400, {'error': e.message})
+      if len(outputs) == 1:
+        predictions = next(iter(outputs.values())).tolist()
+      else:
+        predictions = [{k: v[i].tolist() for k, v in outputs.items()}
+                       for i in range(len(body['instances']))]
+      self._reply(200, {'predictions': predictions})
+
+    def log_message(self, *args):
+      pass
+
+  server = http.server.ThreadingHTTPServer(('localhost', 0), Handler)
+  thread = threading.Thread(target=server.serve_forever, daemon=True)
+  thread.start()
+  yield f'http://localhost:{server.server_address[1]}'
+  server.shutdown()
+
+
+def test_client_grpc_request_equals_the_model(model, grpc_server):
+  client = load_client()
+  channel = client.grpc_channel(grpc_server)
+  definitions = client.grpc_signature_defs(channel, 'enformer')
+  assert client.sequence_length_from(definitions) == L
+  codes = random_codes(2, seed=9)
+  for name in ('human_dna', 'serving_default', 'embeddings'):
+    outputs = client.predict_grpc(channel, name, dna_strings(codes))
+    for key, value in expected_outputs(model, one_hot(codes), name).items():
+      np.testing.assert_allclose(outputs[key], value, atol=1e-5, rtol=0)
+
+
+def test_client_rest_request_equals_the_model(model, rest_server):
+  client = load_client()
+  definitions = client.rest_signature_defs(rest_server, 'enformer')
+  assert client.sequence_length_from(definitions) == L
+  codes = random_codes(2, seed=10)
+  for name in ('dna', 'mouse_dna', 'human'):
+    names = client.output_names_from(definitions, name)
+    outputs = client.predict_rest(rest_server, name, dna_strings(codes),
+                                  names)
+    for key, value in expected_outputs(model, one_hot(codes), name).items():
+      np.testing.assert_allclose(outputs[key], value, atol=1e-5, rtol=0)
+  with pytest.raises(RuntimeError, match='exactly 1024 letters'):
+    client.predict_rest(rest_server, 'dna', ['ACGT'], ['human', 'mouse'])
+
+
+def test_client_main_with_a_fasta_region(grpc_server, rest_server, tmp_path,
+                                         capsys):
+  client = load_client()
+  fasta = tmp_path / 'genome.fa'
+  chrom = dna_strings(random_codes(1, seed=11))[0][:700].lower()
+  fasta.write_text('>chrT test\n' + '\n'.join(
+      chrom[i:i + 60] for i in range(0, len(chrom), 60)) + '\n')
+  assert client.main(['--grpc', grpc_server, '--signature', 'human_dna',
+                      '--fasta', str(fasta), '--region', 'chrT:300-400']) == 0
+  assert client.main(['--rest', rest_server, '--signature', 'dna',
+                      '--random', '--batch', '2']) == 0
+  out = capsys.readouterr().out
+  assert 'human: shape [1, 4, 5] float32' in out
+  assert 'mouse: shape [2, 4, 3] float32' in out
+  assert client.main(['--grpc', grpc_server, '--signature', 'zebrafish',
+                      '--random']) == 1
+  assert 'no signature' in capsys.readouterr().err
