@@ -1,0 +1,91 @@
+"""`enformer-train`: train Enformer from gin files.
+
+  enformer-train --gin_file experiments/paper.gin --model_dir runs/paper
+  enformer-train --gin_file experiments/small_cpu_synthetic.gin \\
+      --gin_param 'train.num_steps = 500' --model_dir runs/small
+
+`--gin_file` paths are looked up in the working directory, then in the
+repository's `gin/` directory. Running again with the same `--model_dir`
+resumes from the latest checkpoint.
+"""
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+import tensorflow as tf
+
+from enformer_tf.train import config
+from enformer_tf.train import loop
+
+# Errors a user can cause (bad binding, missing file, diverging run); they are
+# reported as one line. Anything else is a bug and keeps its traceback.
+USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError,
+               tf.errors.OpError)
+
+
+def run(gin_files: Sequence[str], gin_params: Sequence[str] = (),
+        model_dir: Optional[str] = None) -> loop.Trainer:
+  """Parses the configuration and trains; what `main` calls.
+
+  Args:
+    gin_files: gin files, applied in order.
+    gin_params: bindings applied after the files, e.g. `'train.num_steps = 10'`.
+    model_dir: overrides `train.model_dir`.
+
+  Returns:
+    The finished `Trainer`.
+  """
+  if not gin_files:
+    raise ValueError('Give at least one --gin_file, e.g. '
+                     '--gin_file experiments/paper.gin.')
+  config.parse_gin(gin_files, gin_params)
+  if model_dir is not None:
+    return config.train(model_dir=model_dir)
+  return config.train()
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog='enformer-train', description=__doc__.split('\n')[0],
+      formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--gin_file', action='append', default=[],
+                      required=True, help='gin file (repeatable).')
+  parser.add_argument('--gin_param', action='append', default=[],
+                      help="gin binding, e.g. 'train.num_steps = 10' "
+                           '(repeatable).')
+  parser.add_argument('--model_dir', default=None,
+                      help='checkpoints and summaries (overrides '
+                           'train.model_dir).')
+  return parser
+
+
+def _one_line(error: BaseException) -> str:
+  text = ' '.join(str(error).split())
+  return f'{type(error).__name__}: {text}' if text else type(error).__name__
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  args = _parser().parse_args(argv)
+  logging.basicConfig(level=logging.WARNING,
+                      format='%(levelname)s %(name)s: %(message)s')
+  logging.getLogger('enformer_tf').setLevel(logging.INFO)
+  try:
+    trainer = run(args.gin_file, args.gin_param, args.model_dir)
+  except USER_ERRORS as error:
+    print(f'enformer-train: error: {_one_line(error)}', file=sys.stderr)
+    return 1
+  except KeyboardInterrupt:
+    print('enformer-train: interrupted; resume with the same --model_dir.',
+          file=sys.stderr)
+    return 130
+  print(f'Trained to step {int(trainer.step.numpy())}; checkpoints in '
+        f'{trainer.model_dir}.')
+  for head, result in (trainer.last_eval or {}).items():
+    print(f'{head}: mean Pearson R {result.mean_pearson_r:.4f}, '
+          f'mean R2 {result.mean_r2:.4f} over {len(result.pearson_r)} tracks')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,202 @@
+"""The custom training loop on the default strategy, with a tiny Enformer."""
+import glob
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.stats
+import tensorflow as tf
+
+from enformer_tf.train import evaluate
+from enformer_tf.train import loop
+from enformer_tf.train import schedules
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+def _scalars(directory):
+  """tag -> {step: value} from the TensorBoard event files in `directory`."""
+  out = {}
+  for path in glob.glob(os.path.join(directory, 'events.out.tfevents.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        out.setdefault(value.tag, {})[event.step] = float(
+            tf.make_ndarray(value.tensor))
+  return out
+
+
+def _write_targets(path, identifiers):
+  with open(path, 'w') as f:
+    f.write('index\tidentifier\tfile\tclip\tscale\tsum_stat\tdescription\n')
+    for i, name in enumerate(identifiers):
+      f.write(f'{i}\t{name}\t{name}.bw\t32\t2\tsum\tCAGE:{name}\n')
+
+
+def test_train_two_heads_with_summaries_checkpoints_and_tables(
+    tmp_path, tiny_model, make_datasets):
+  model_dir = str(tmp_path / 'run')
+  eval_data = make_datasets(num_examples=5, seed=7)  # 5 = 2 + 2 + 1 padded.
+  targets = tmp_path / 'targets.txt'
+  _write_targets(targets, ['ENCFF0', 'ENCFF1', 'ENCFF2'])
+  trainer = loop.train(
+      tiny_model, make_datasets(), model_dir, num_steps=3, batch_size=2,
+      learning_rate=schedules.LinearWarmup(1e-3, warmup_steps=2),
+      eval_data=eval_data, eval_every=2, checkpoint_every=2, summary_every=1,
+      track_names={'human': str(targets)}, progress=False)
+
+  # One update per organism per global step, at the global step's rate.
+  assert int(trainer.step.numpy()) == 3
+  assert int(trainer.optimizer.iterations.numpy()) == 6
+  assert trainer.heads == ['human', 'mouse']
+  assert float(trainer.optimizer.learning_rate.numpy()) == pytest.approx(1e-3)
+  assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-3')
+  assert os.path.exists(os.path.join(model_dir, 'ckpt-2.index'))
+
+  scalars = _scalars(os.path.join(model_dir, 'train'))
+  assert {'loss/human', 'loss/mouse', 'learning_rate',
+          'steps_per_second'} <= set(scalars)
+  np.testing.assert_allclose(
+      [scalars['learning_rate'][s] for s in (1, 2, 3)], [0.0, 5e-4, 1e-3],
+      atol=1e-9)
+  assert all(np.isfinite(v) for v in scalars['loss/human'].values())
+  eval_scalars = _scalars(os.path.join(model_dir, 'eval'))
+  assert set(eval_scalars['pearson_r/human']) == {2, 3}
+  assert set(eval_scalars['r2/mouse']) == {2, 3}
+
+  # The evaluation equals Pearson R computed directly over all 5 examples.
+  for head, dataset in eval_data.items():
+    batch = next(iter(dataset.batch(5)))
+    prediction = trainer.model.predict_head(batch['sequence'], head,
+                                            training=False).numpy()
+    target = batch['target'].numpy()
+    n = target.shape[-1]
+    expected = [scipy.stats.pearsonr(prediction[..., i].ravel(),
+                                     target[..., i].ravel())[0]
+                for i in range(n)]
+    np.testing.assert_allclose(trainer.last_eval[head].pearson_r, expected,
+                               atol=1e-5)
+    assert trainer.last_eval[head].num_values == 5 * 4
+
+  with open(os.path.join(model_dir, 'eval', 'human.tsv')) as f:
+    rows = [line.rstrip('\n').split('\t') for line in f]
+  assert rows[0] == ['index', 'identifier', 'pearson_r', 'r2']
+  assert [row[:2] for row in rows[1:]] == [['0', 'ENCFF0'], ['1', 'ENCFF1'],
+                                           ['2', 'ENCFF2']]
+  np.testing.assert_allclose([float(row[2]) for row in rows[1:]],
+                             trainer.last_eval['human'].pearson_r, atol=1e-6)
+  with open(os.path.join(model_dir, 'eval', 'summary.tsv')) as f:
+    summary = [line.rstrip('\n').split('\t') for line in f]
+  assert summary[0] == ['head', 'step', 'num_tracks', 'num_values',
+                        'pearson_r', 'r2']
+  assert [row[:3] for row in summary[1:]] == [['human', '3', '3'],
+                                              ['mouse', '3', '2']]
+
+
+def test_single_organism_nan_stop_and_resume(tmp_path, tiny_model,
+                                             make_examples):
+  sequence, target = make_examples(6, 3)
+  target[4:] = np.nan  # The third batch of 2 (global step 3).
+  data = {'human': tf.data.Dataset.from_tensor_slices(
+      {'sequence': sequence, 'target': target})}
+  model_dir = str(tmp_path / 'run')
+  trainer = loop.Trainer(tiny_model, data, model_dir, batch_size=2,
+                         learning_rate=1e-3, checkpoint_every=1,
+                         progress=False)
+  before = {name: [w.numpy() for w in layer.weights]
+            for name, layer in trainer.model.head_layers.items()}
+  trunk_before = trainer.model.trunk.trainable_weights[0].numpy()
+  trainer.train(2)
+
+  # Only the human head (and the trunk) moved; one update per step.
+  assert trainer.heads == ['human']
+  assert int(trainer.optimizer.iterations.numpy()) == 2
+  for before_w, w in zip(before['mouse'],
+                         trainer.model.head_layers['mouse'].weights):
+    np.testing.assert_array_equal(before_w, w.numpy())
+  assert not np.array_equal(
+      before['human'][0], trainer.model.head_layers['human'].weights[0])
+  assert not np.array_equal(trunk_before,
+                            trainer.model.trunk.trainable_weights[0])
+
+  with pytest.raises(loop.NonFiniteLossError,
+                     match=r'human loss is nan at global step 3.*ckpt-2'):
+    trainer.train(4)
+  assert tf.train.latest_checkpoint(model_dir).endswith('ckpt-2')
+  assert not glob.glob(os.path.join(model_dir, 'ckpt-3*'))
+
+  # A new trainer resumes from the last good checkpoint's step.
+  resumed = loop.Trainer(tiny_model, data, model_dir, batch_size=2,
+                         learning_rate=1e-3, progress=False)
+  assert int(resumed.step.numpy()) == 2
+  assert int(resumed.optimizer.iterations.numpy()) == 2
+
+
+@pytest.mark.slow
+def test_resumed_run_equals_uninterrupted_run(tmp_path):
+  """Deterministic ops, dropout and augmentation on: stop at 2, resume to 4."""
+  out = tmp_path / 'out.npz'
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+  result = subprocess.run(
+      [sys.executable, os.path.join(os.path.dirname(__file__),
+                                    'subprocess_worker.py'),
+       'resume', str(tmp_path), str(out)],
+      env=env, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  data = np.load(out)
+  assert int(data['start']) == 2 and int(data['steps']) == 4
+  assert int(data['iterations']) == 8
+  names = [k[len('full_'):] for k in data.files if k.startswith('full_')]
+  assert names
+  for name in names:
+    np.testing.assert_array_equal(data['full_' + name], data['resumed_' + name],
+                                  err_msg=name)
+
+
+@pytest.mark.parametrize('change, match', [
+    (dict(heads={'human': 3, 'rat': 2}), "organism 'rat'"),
+    (dict(tracks=4), 'human training targets have 4 tracks.*has 3'),
+    (dict(batched=True), 'unbatched'),
+    (dict(resume_data='rewind'), 'resume_data'),
+    (dict(batch_size=0), 'batch_size'),
+])
+def test_bad_data_and_arguments_are_clear_errors(tmp_path, tiny_model,
+                                                 make_datasets, change, match):
+  change = dict(change)
+  datasets = make_datasets(2, heads=change.pop('heads', None))
+  if change.pop('batched', False):
+    datasets['human'] = datasets['human'].batch(1)
+  if 'tracks' in change:
+    datasets = make_datasets(2, heads={'human': change.pop('tracks')})
+  with pytest.raises(ValueError, match=match):
+    loop.Trainer(tiny_model, datasets, str(tmp_path), progress=False,
+                 **change)
+
+
+def test_batch_size_must_split_over_replicas(tmp_path, tiny_model,
+                                             make_datasets, mirrored_strategy):
+  strategy = mirrored_strategy
+  with pytest.raises(ValueError, match='batch_size=3.*2'):
+    loop.Trainer(tiny_model, make_datasets(2), str(tmp_path), batch_size=3,
+                 strategy=strategy)
+
+
+def test_write_tables_and_track_identifiers(tmp_path):
+  _write_targets(tmp_path / 'targets.txt', ['b', 'a'])
+  assert evaluate.read_track_identifiers(str(tmp_path)) == ['b', 'a']
+  assert evaluate.read_track_identifiers(str(tmp_path / 'missing')) is None
+  results = {'human': evaluate.HeadEvaluation(
+      'human', np.array([0.5, np.nan]), np.array([0.25, -1.0]), 12)}
+  paths = evaluate.write_tables(results, str(tmp_path / 'eval'),
+                                {'human': str(tmp_path)}, step=9)
+  with open(paths['human']) as f:
+    assert f.read().splitlines() == [
+        'index\tidentifier\tpearson_r\tr2', '0\tb\t0.500000\t0.250000',
+        '1\ta\tnan\t-1.000000']
+  with open(paths['summary']) as f:
+    assert f.read().splitlines()[1] == 'human\t9\t2\t12\t0.500000\t-0.375000'
+  with pytest.raises(ValueError, match='3 identifiers.*2 tracks'):
+    evaluate.write_tables(results, str(tmp_path), {'human': ['x'] * 3})
