@@ -9,6 +9,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from random_weights import randomise_weights
 from enformer_tf import Enformer
 from enformer_tf.export import cli, saved_model
 from enformer_tf.export.saved_model import (enformer_kwargs_from_gin,
@@ -55,12 +56,7 @@ OPERATIVE_CONFIG = textwrap.dedent('''\
 def tiny_model(seed=0, **overrides):
   model = Enformer(**dict(TINY, **overrides))
   model.build((None, L, 4))
-  rng = np.random.RandomState(seed)
-  for v in model.weights:
-    if 'moving_variance' in v.name:
-      v.assign(rng.uniform(0.5, 1.5, v.shape).astype('float32'))
-    else:
-      v.assign((rng.randn(*v.shape) * 0.1).astype('float32'))
+  randomise_weights(model, seed)
   return model
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from random_weights import randomise_weights
 from enformer_tf import Enformer
 from enformer_tf.export import (ServingModule, export_saved_model,
                                 next_version, saved_model)
@@ -32,12 +33,7 @@ TINY = dict(channels=48, num_transformer_layers=1, num_heads=2,
 def tiny_model(seed=0):
   model = Enformer(**TINY)
   model.build((None, L, 4))
-  rng = np.random.RandomState(seed)
-  for v in model.weights:
-    if 'moving_variance' in v.name:
-      v.assign(rng.uniform(0.5, 1.5, v.shape).astype('float32'))
-    else:
-      v.assign((rng.randn(*v.shape) * 0.1).astype('float32'))
+  randomise_weights(model, seed)
   return model
 
 

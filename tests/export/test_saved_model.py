@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.protobuf import config_pb2
 
+from random_weights import randomise_weights
 from enformer_tf import Enformer
 from enformer_tf.export import export_saved_model, saved_model
 
@@ -45,12 +46,7 @@ def tiny_model(seed=0):
   attention output would otherwise hide the transformer)."""
   model = Enformer(**TINY)
   model.build((None, L, 4))
-  rng = np.random.RandomState(seed)
-  for v in model.weights:
-    if 'moving_variance' in v.name:
-      v.assign(rng.uniform(0.5, 1.5, v.shape).astype('float32'))
-    else:
-      v.assign((rng.randn(*v.shape) * 0.1).astype('float32'))
+  randomise_weights(model, seed)
   return model
 
 
