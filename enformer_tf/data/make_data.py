@@ -36,6 +36,7 @@ import numpy as np
 import pyBigWig
 from tqdm import tqdm
 
+from enformer_tf.data import atomic
 from enformer_tf.data import basenji
 from enformer_tf.data import encoding
 from enformer_tf.data import genome
@@ -590,27 +591,11 @@ def _write_atomically(out_dir, overwrite, build):
     result = build(temp_dir)
     if os.path.lexists(out_dir):
       _check_out_dir(out_dir, overwrite)  # Unless it appeared meanwhile.
-      old = os.path.join(parent, f'.{name}.old-{uuid.uuid4().hex[:8]}')
-      os.rename(out_dir, old)
-      try:
-        os.rename(temp_dir, out_dir)
-      except BaseException:
-        os.rename(old, out_dir)
-        raise
-      _remove(old)
-    else:
-      os.rename(temp_dir, out_dir)
+    atomic.swap_into_place(temp_dir, out_dir)
   except BaseException:
     shutil.rmtree(temp_dir, ignore_errors=True)
     raise
   return result
-
-
-def _remove(path):
-  if os.path.isdir(path) and not os.path.islink(path):
-    shutil.rmtree(path)
-  else:
-    os.remove(path)
 
 
 # -- CLI -----------------------------------------------------------------------

@@ -103,6 +103,8 @@ import numpy as np
 import pyBigWig
 import pyfaidx
 
+from enformer_tf.data import atomic
+
 PROMOTER_MOTIFS = {
     'strong': 'CGTATAAAAGGCAC',
     'medium': 'CGTATATAAGGCAC',
@@ -853,17 +855,7 @@ def make_synthetic_genome(out_dir: str,
       json.dump(dict(dataclasses.asdict(spec), organisms_written=organisms),
                 f, indent=2, sort_keys=True)
       f.write('\n')
-    if os.path.lexists(final):
-      old = work + '.old'
-      os.rename(final, old)
-      try:
-        os.rename(work, final)
-      except BaseException:
-        os.rename(old, final)
-        raise
-      shutil.rmtree(old)
-    else:
-      os.rename(work, final)
+    atomic.swap_into_place(work, final)
   except BaseException:
     shutil.rmtree(work, ignore_errors=True)
     raise
