@@ -21,3 +21,17 @@ def _seed():
   np.random.seed(0)
   tf.random.set_seed(0)
   yield
+
+
+@pytest.fixture(scope='session')
+def trained_synthetic(tmp_path_factory):
+  """A small Enformer trained on a small synthetic genome (~2 min, once).
+
+  Returns `synthetic_model.TrainedSynthetic` (model_path, genome, records).
+  Set ENFORMER_TEST_TRAINED_DIR to a directory to keep and reuse it between
+  pytest runs while developing.
+  """
+  import synthetic_model
+  work_dir = os.environ.get('ENFORMER_TEST_TRAINED_DIR') or str(
+      tmp_path_factory.mktemp('trained_synthetic'))
+  return synthetic_model.trained_or_cached(work_dir)

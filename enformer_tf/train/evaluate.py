@@ -118,6 +118,10 @@ class Evaluator:
           f'batch_size must be a positive integer, got {batch_size!r}.')
     results = {}
     for head, dataset in datasets.items():
+      if not self.model.built:  # Variables cannot be created in _step_fn.
+        with self.strategy.scope():
+          self.model.build(tf.TensorShape([None]).concatenate(
+              dataset.element_spec['sequence'].shape))
       num_tracks = dataset.element_spec['target'].shape[-1]
       if num_tracks is None:
         raise ValueError(f'The {head} evaluation dataset must have a known '

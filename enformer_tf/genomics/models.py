@@ -1,0 +1,37 @@
+"""One way for the genomics tools to open a model, whatever was saved.
+
+Users have a `.keras` file (`model.save`, `enformer-convert`), a training
+directory (`enformer-train`'s checkpoints + `operative_config.gin`) or a
+single checkpoint prefix in it; every genomics CLI takes any of them.
+"""
+import os
+
+import tf_keras as keras
+
+
+def load_model(path: str) -> keras.Model:
+  """An Enformer from a `.keras` file, a training directory or a checkpoint.
+
+  Args:
+    path: `model.keras`, a directory written by `enformer-train`, or a
+      checkpoint prefix (`DIR/ckpt-1000`) inside one.
+
+  Returns:
+    The built model (inference only: call it with `training=False`).
+
+  Raises:
+    FileNotFoundError: nothing at `path`.
+    ValueError: `path` exists but holds no Enformer.
+  """
+  from enformer_tf.export import saved_model
+  path = os.fspath(path)
+  if path.endswith('.keras'):
+    return saved_model.load_keras_model(path)
+  if os.path.isdir(path) or os.path.exists(path + '.index'):
+    return saved_model.model_from_checkpoint(path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(
+        f'No model at {path}: expected a .keras file, a training directory '
+        'or a checkpoint prefix.')
+  raise ValueError(f'{path} is not a model: expected a .keras file, a '
+                   'training directory or a checkpoint prefix.')
