@@ -37,6 +37,10 @@ setup(
             'enformer-train=enformer_tf.train.cli:main',
             'enformer-export=enformer_tf.export.cli:main',
             'enformer-convert=enformer_tf.convert_cli:main',
+            'enformer-predict=enformer_tf.genomics.predict_cli:main',
+            'enformer-score-variants='
+            'enformer_tf.genomics.score_variants_cli:main',
+            'enformer-contrib=enformer_tf.genomics.contrib_cli:main',
         ],
     },
     classifiers=[
