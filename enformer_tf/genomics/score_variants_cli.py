@@ -117,9 +117,9 @@ def _joined_negative_values(argv: Sequence[str]) -> List[str]:
 
 def _write_skipped(path: str, report) -> None:
   """All skipped records as TSV (`line reason message`), written atomically."""
-  from enformer_tf.genomics import variant_effects
-  path = variant_effects.check_output_path(path, '--skipped')
-  temporary = variant_effects.partial_path(path)
+  from enformer_tf.genomics import score_writers
+  path = score_writers.check_output_path(path, '--skipped')
+  temporary = score_writers.partial_path(path)
   with open(temporary, 'w', encoding='utf-8') as f:
     f.write('vcf_line\treason\tmessage\n')
     for record in report:
@@ -202,7 +202,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   import tensorflow as tf
   from tqdm import tqdm
-  from enformer_tf.genomics import variant_effects
+  from enformer_tf.genomics import score_writers, variant_effects
 
   def echo(line):  # Above the progress bar, not through it.
     tqdm.write(line, file=sys.stderr)
@@ -215,8 +215,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
           f'{e.report.summary()}', file=sys.stderr)
     return 1
   except KeyboardInterrupt:
-    kept = [variant_effects.partial_path(p) for p in (args.out, args.h5)
-            if p and os.path.exists(variant_effects.partial_path(p))]
+    kept = [score_writers.partial_path(p) for p in (args.out, args.h5)
+            if p and os.path.exists(score_writers.partial_path(p))]
     print(f'{PROG}: interrupted; '
           + (f'the variants scored so far are in {" and ".join(kept)}'
              if kept else 'nothing was written'), file=sys.stderr)
