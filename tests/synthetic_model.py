@@ -83,6 +83,16 @@ def make_records(work_dir: str):
   return genome, records
 
 
+def write_model_config(model_dir: str) -> None:
+  """The Enformer bindings `enformer-train` would have saved, so that the
+  training directory loads like one (`genomics.models.load_model`)."""
+  config = dict(MODEL, heads=HEADS, sequence_length=SEQUENCE_LENGTH,
+                target_length=TARGET_LENGTH)
+  with open(os.path.join(model_dir, 'operative_config.gin'), 'w') as f:
+    f.writelines(f'enformer_tf.Enformer.{key} = {value!r}\n'
+                 for key, value in sorted(config.items()))
+
+
 def train_synthetic_model(work_dir: str, steps: int = STEPS
                           ) -> TrainedSynthetic:
   from enformer_tf.train import config, loop, schedules
@@ -95,6 +105,7 @@ def train_synthetic_model(work_dir: str, steps: int = STEPS
       learning_rate=schedules.LinearWarmup(2e-3, 30), checkpoint_every=steps,
       summary_every=steps, seed=0, progress=False)
   trainer.train(steps)
+  write_model_config(trainer.model_dir)
   model_path = os.path.join(work_dir, 'model.keras')
   trainer.model.save(model_path)
   return TrainedSynthetic(model_path, genome, records)
@@ -108,6 +119,7 @@ def trained_or_cached(work_dir: str) -> TrainedSynthetic:
   """
   done = os.path.join(work_dir, 'DONE')
   if os.path.exists(done):
+    write_model_config(os.path.join(work_dir, 'model'))
     genome = {o: {'fasta': os.path.join(work_dir, 'genome', o, 'genome.fa'),
                   'targets': os.path.join(work_dir, 'genome', o,
                                           'targets.txt'),
