@@ -121,6 +121,10 @@ def _parser():
                  'earlier run in --work_dir (implies --reuse_data)')
   p.add_argument('--reuse_data', action='store_true',
                  help='keep genome and records already in --work_dir')
+  p.add_argument('--resume', action='store_true',
+                 help='continue the trainings of an earlier run in '
+                 '--work_dir from their latest checkpoints up to --steps '
+                 '(implies --reuse_data)')
   # Internal: one training, run as a child process.
   p.add_argument('--_train_one', type=int, default=None,
                  help=argparse.SUPPRESS)
@@ -159,7 +163,7 @@ def build_data(args):
       distance_margin=args.distance_margin,
       min_element_spacing=args.min_element_spacing)
   info = {}
-  if (args.reuse_data or args.eval_only) and all(
+  if (args.reuse_data or args.eval_only or args.resume) and all(
       os.path.exists(os.path.join(r, 'statistics.json'))
       for r in records.values()):
     paths = {o: {'elements': os.path.join(genome_dir, o, 'elements.bed')}
@@ -220,7 +224,7 @@ def train_one(args):
   model_dir = os.path.join(args.work_dir, f'model_layers{layers}')
   if args.eval_only:
     return _evaluate_only(args, model, model_dir, records, layers)
-  if os.path.exists(model_dir):
+  if os.path.exists(model_dir) and not args.resume:
     import shutil
     shutil.rmtree(model_dir)
   start = time.time()
@@ -235,13 +239,15 @@ def train_one(args):
       checkpoint_every=args.steps, summary_every=25, seed=args.seed,
       resume_data='restart', progress=True)
   # Trained in chunks so that a wall-clock limit can stop it cleanly; the
-  # steps actually run are reported. Each chunk restarts the data stream
+  # steps actually run are reported. The Trainer restores the latest
+  # checkpoint of model_dir, so --resume continues where a run stopped. Each chunk restarts the data stream
   # with a new shuffle seed (cheaper than replaying it), the same for both
   # models.
   deadline = (start + 60 * args.max_train_minutes
               if args.max_train_minutes else float('inf'))
   chunk = max(1, args.chunk_steps)
-  chunk_index = 0
+  first_step = int(trainer.step.numpy())  # > 0 when resumed.
+  chunk_index = first_step // chunk  # A resumed run sees new shuffles.
   while int(trainer.step.numpy()) < args.steps and time.time() < deadline:
     trainer.train_data = config.basenji_datasets(
         records, 'train', shuffle_buffer=args.shuffle_buffer,
@@ -251,9 +257,11 @@ def train_one(args):
   steps_done = int(trainer.step.numpy())
   train_seconds = time.time() - start
   _write_result(args, trainer.model, records, layers, dict(
-      steps=steps_done, stopped_by_time_limit=steps_done < args.steps,
+      steps=steps_done, resumed_from_step=first_step,
+      stopped_by_time_limit=steps_done < args.steps,
       train_seconds=round(train_seconds, 1),
-      seconds_per_step=round(train_seconds / max(1, steps_done), 3)))
+      seconds_per_step=round(
+          train_seconds / max(1, steps_done - first_step), 3)))
 
 
 def _evaluate_only(args, model, model_dir, records, layers):
