@@ -73,13 +73,13 @@ def _int_list(text):
 def _parser():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   p.add_argument('--work_dir', default='/tmp/enformer_long_range')
-  p.add_argument('--steps', type=int, default=600,
+  p.add_argument('--steps', type=int, default=1500,
                  help='global training steps per model (each step updates '
                  'both heads)')
   p.add_argument('--seq_length', type=int, default=32_768)
   p.add_argument('--target_length', type=int, default=128,
                  help='central bins with targets (128 bp each)')
-  p.add_argument('--channels', type=int, default=48)
+  p.add_argument('--channels', type=int, default=96)
   p.add_argument('--num_heads', type=int, default=4)
   p.add_argument('--num_transformer_layers', type=int, default=2,
                  help='layers of the attention model (the control has 0)')
@@ -87,9 +87,9 @@ def _parser():
                  help='transformer dropout (paper 0.4; lower learns faster '
                  'in a few hundred steps)')
   p.add_argument('--batch_size', type=int, default=4)
-  p.add_argument('--learning_rate', type=float, default=2e-3,
+  p.add_argument('--learning_rate', type=float, default=1e-3,
                  help='peak of the linear warmup')
-  p.add_argument('--warmup_steps', type=int, default=50)
+  p.add_argument('--warmup_steps', type=int, default=200)
   p.add_argument('--seed', type=int, default=0)
   p.add_argument('--enhancer_distance', type=_int_pair, default=(5000, 8000),
                  help='MIN,MAX promoter-enhancer distance in bp')
