@@ -39,6 +39,7 @@ _IUPAC_COMPLEMENT = {
     'B': 'V', 'V': 'B', 'D': 'H', 'H': 'D',
     'S': 'S', 'W': 'W', 'N': 'N',
 }
+IUPAC_CODES = ''.join(_IUPAC_COMPLEMENT)  # 'ACGTRYKMBVDHSWN', upper case.
 _COMPLEMENT = {**_IUPAC_COMPLEMENT,
                **{k.lower(): v.lower() for k, v in _IUPAC_COMPLEMENT.items()}}
 _COMPLEMENT_TABLE = str.maketrans(_COMPLEMENT)

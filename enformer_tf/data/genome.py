@@ -8,12 +8,24 @@ which would shift every base after a chromosome start. `FastaExtractor` pads.
 
 kipoiseq is imported lazily: importing it is slow and creates `~/.kipoi`.
 """
+import io
 import os
-from typing import Any, Dict, Iterable, Optional, Tuple
+import re
+from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import pyfaidx
 
 from enformer_tf.data import encoding
+
+# Any character of a FASTA sequence that is not a nucleotide code: a digit,
+# a space or punctuation means a corrupt or wrong file, not an unknown base.
+_NON_NUCLEOTIDE = re.compile(
+    f'[^{encoding.IUPAC_CODES}{encoding.IUPAC_CODES.lower()}]')
+# A BED coordinate: ASCII digits (int() would also take '+5', '1_000' and
+# other scripts' digits), at most 18 so that it fits an int64.
+_BED_COORDINATE = re.compile(r'-?[0-9]{1,18}')
+_BED_HEADERS = ('track', 'browser')
+
 
 def alternative_chromosome_name(chrom: str) -> str:
   """`chr1` <-> `1`, `chrM` <-> `MT`: the other common naming of `chrom`."""
@@ -97,6 +109,9 @@ class FastaExtractor:
   def __init__(self, fasta_file: str, upper: bool = False,
                use_strand: bool = False):
     fasta_file = os.fspath(fasta_file)
+    if os.path.isdir(fasta_file):
+      raise IsADirectoryError(f'FASTA file {fasta_file!r} is a directory; '
+                              'expected a genome FASTA file.')
     if not os.path.isfile(fasta_file):
       raise FileNotFoundError(f'FASTA file {fasta_file!r} not found.')
     try:
@@ -140,16 +155,24 @@ class FastaExtractor:
       A string of exactly `end - start` characters.
 
     Raises:
-      ValueError: unknown chromosome (the message names the FASTA), or
-        `end < start`.
+      ValueError: unknown chromosome (the message names the FASTA),
+        `end < start`, or the FASTA holds a character that is no IUPAC
+        nucleotide code (digits, spaces, ...) in the interval.
     """
     chrom, start, end, strand = _coordinates(interval_or_chrom, start, end)
     self.check_chromosome(chrom)
     size = self.chromosome_sizes[chrom]
     left, right = max(start, 0), min(end, size)
     if left < right:
-      sequence = ('N' * (left - start) + self._fasta[chrom][left:right] +
-                  'N' * (end - right))
+      stored = self._fasta[chrom][left:right]
+      bad = _NON_NUCLEOTIDE.search(stored)
+      if bad:
+        raise ValueError(
+            f'FASTA {self.fasta_file!r} has {bad.group()!r} at '
+            f'{chrom}:{left + bad.start()} (0-based), which is no '
+            f'nucleotide code; expected A, C, G, T, N or another IUPAC code '
+            f'({encoding.IUPAC_CODES}, either case). Is the file corrupt?')
+      sequence = 'N' * (left - start) + stored + 'N' * (end - right)
     else:  # Entirely off the chromosome (or empty).
       sequence = 'N' * (end - start)
     if self.upper:
@@ -208,6 +231,95 @@ def resize_interval(interval: Any, width: int, use_strand: bool = True):
       name=getattr(interval, 'name', ''), score=getattr(interval, 'score', 0),
       strand=getattr(interval, 'strand', '.'),
       attrs=dict(getattr(interval, 'attrs', None) or {}))
+
+
+# -- BED files ------------------------------------------------------------------
+
+
+class BedRecord(NamedTuple):
+  """One region line of a BED file.
+
+  Attributes:
+    line: 1-based line number in the file.
+    chrom: column 1, non-empty, without whitespace.
+    start: column 2, 0-based, `0 <= start < end`.
+    end: column 3, exclusive.
+    extra: the columns after `end`, stripped (e.g. a name or split).
+  """
+  line: int
+  chrom: str
+  start: int
+  end: int
+  extra: Tuple[str, ...] = ()
+
+
+def read_bed_records(path: str) -> List[BedRecord]:
+  """The region lines of a BED file, validated.
+
+  Blank lines, `#` comments and `track` / `browser` header lines (the
+  keyword as the line's first word) are skipped; a contig named like
+  `track_1` is a region. Columns are tab-separated, or whitespace-separated
+  on a line without a tab. Lines end with LF, CRLF or CR; a UTF-8
+  byte-order mark is ignored.
+
+  Raises:
+    FileNotFoundError: no such file.
+    ValueError: the file is not UTF-8 text; a line has fewer than 3 columns,
+      an empty chromosome name or one with whitespace, a start or end that
+      is not an integer of ASCII digits, or not `0 <= start < end`; or the
+      file has no regions. The message names the file and the line.
+  """
+  path = os.fspath(path)
+  if os.path.isdir(path):
+    raise IsADirectoryError(f'BED file {path!r} is a directory.')
+  if not os.path.isfile(path):
+    raise FileNotFoundError(f'BED file {path!r} not found.')
+  with open(path, 'rb') as f:
+    data = f.read()
+  try:
+    text = data.decode('utf-8-sig')
+  except UnicodeDecodeError as e:
+    offset = e.start + (3 if data.startswith(b'\xef\xbb\xbf') else 0)
+    line = data.count(b'\n', 0, offset) + 1
+    raise ValueError(f'{path} line {line}: not UTF-8 text (byte '
+                     f'0x{data[offset]:02x}); expected a BED file.') from None
+  records = []
+  # newline=None: the universal newlines of a file opened in text mode.
+  for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+    line = line.rstrip('\r\n')
+    words = line.split(maxsplit=1)
+    if not words or words[0].startswith('#') or words[0] in _BED_HEADERS:
+      continue
+    fields = line.split('\t') if '\t' in line else line.split()
+    where = f'{path} line {number}'
+    if len(fields) < 3:
+      raise ValueError(f'{where}: expected at least 3 columns (chrom, '
+                       f'start, end), got {len(fields)}: {shown(line)}.')
+    chrom = fields[0].strip()
+    if not chrom or any(c.isspace() for c in chrom):
+      raise ValueError(f'{where}: the chromosome (column 1) must be a '
+                       f'non-empty name without spaces, got {shown(chrom)}.')
+    start_text, end_text = fields[1].strip(), fields[2].strip()
+    if not (_BED_COORDINATE.fullmatch(start_text) and
+            _BED_COORDINATE.fullmatch(end_text)):
+      raise ValueError(f'{where}: start and end (columns 2 and 3) must be '
+                       f'integers, got {shown(fields[1])} and '
+                       f'{shown(fields[2])}.')
+    start, end = int(start_text), int(end_text)
+    if start < 0 or end <= start:
+      raise ValueError(f'{where}: expected 0 <= start < end, got start='
+                       f'{start}, end={end}.')
+    records.append(BedRecord(number, chrom, start, end,
+                             tuple(field.strip() for field in fields[3:])))
+  if not records:
+    raise ValueError(f'BED file {path!r} has no regions.')
+  return records
+
+
+def shown(text: str, limit: int = 60) -> str:
+  """`repr(text)`, cut to about `limit` characters for an error message."""
+  text = str(text)
+  return repr(text) if len(text) <= limit else repr(text[:limit]) + '...'
 
 
 def _one_line(error: BaseException) -> str:

@@ -129,48 +129,23 @@ def bin_coverage(coverage: np.ndarray, pool_width: int, sum_stat: str = 'sum',
 def read_bed(path: str) -> List[Region]:
   """Regions of a BED file; column 4, if present, is kept as `split`.
 
-  Blank lines and `#`, `track`, `browser` lines are skipped. Columns are
-  tab-separated (whitespace if a line has no tab).
+  Blank lines, `#` comments and `track` / `browser` header lines are
+  skipped. Columns are tab-separated (whitespace if a line has no tab); see
+  `genome.read_bed_records` for the rules.
 
   Raises:
     FileNotFoundError: no such file.
-    ValueError: a malformed line (the message names file and line), or no
-      regions.
+    ValueError: a malformed line (the message names file and line), a file
+      that is not UTF-8 text, or no regions.
   """
   return [region for _, region in _read_bed_lines(path)]
 
 
 def _read_bed_lines(path: str) -> List[Tuple[int, Region]]:
   """`(line number, region)` of each region of a BED file; see read_bed."""
-  path = os.fspath(path)
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f'BED file {path!r} not found.')
-  regions = []
-  with open(path, encoding='utf-8') as f:
-    for number, line in enumerate(f, start=1):
-      line = line.rstrip('\r\n')
-      if not line.strip() or line.startswith(('#', 'track', 'browser')):
-        continue
-      fields = line.split('\t') if '\t' in line else line.split()
-      where = f'{path} line {number}'
-      if len(fields) < 3:
-        raise ValueError(f'{where}: expected at least 3 columns (chrom, '
-                         f'start, end), got {len(fields)}: {line!r}.')
-      chrom = fields[0].strip()
-      try:
-        start, end = int(fields[1]), int(fields[2])
-      except ValueError:
-        raise ValueError(f'{where}: start and end (columns 2 and 3) must be '
-                         f'integers, got {fields[1]!r} and '
-                         f'{fields[2]!r}.') from None
-      if start < 0 or end <= start:
-        raise ValueError(f'{where}: expected 0 <= start < end, got start='
-                         f'{start}, end={end}.')
-      split = fields[3].strip() if len(fields) > 3 else None
-      regions.append((number, Region(chrom, start, end, split)))
-  if not regions:
-    raise ValueError(f'BED file {path!r} has no regions.')
-  return regions
+  return [(record.line, Region(record.chrom, record.start, record.end,
+                               record.extra[0] if record.extra else None))
+          for record in genome.read_bed_records(path)]
 
 
 def tile_genome(chromosome_sizes: Dict[str, int], seq_length: int,
@@ -224,6 +199,21 @@ def split_by_fold(regions: Sequence[Region], folds: int,
 # -- Tracks ------------------------------------------------------------------
 
 
+_BIGWIG_MAGIC = 0x888FFC26  # First 4 bytes, in the file's byte order.
+
+
+def is_bigwig_file(path: str) -> bool:
+  """Whether `path` starts with the bigWig magic number (not opening it).
+
+  libBigWig (pyBigWig) prints errors of its own to stderr when it opens a
+  file that is not a bigWig; asking this first keeps them out of sight.
+  """
+  with open(path, 'rb') as f:
+    head = f.read(4)
+  return len(head) == 4 and _BIGWIG_MAGIC in (
+      int.from_bytes(head, 'little'), int.from_bytes(head, 'big'))
+
+
 class _Tracks:
   """The bigWigs of targets.txt (each file opened once), missing data = NaN."""
 
@@ -241,10 +231,12 @@ class _Tracks:
                  f'{target.file!r}')
         if not os.path.isfile(path):
           raise FileNotFoundError(f'{where} not found (looked for {path!r}).')
-        try:
-          bigwig = pyBigWig.open(path)
-        except RuntimeError:
-          bigwig = None
+        bigwig = None
+        if is_bigwig_file(path):
+          try:
+            bigwig = pyBigWig.open(path)
+          except RuntimeError:
+            pass
         if bigwig is None or not bigwig.isBigWig():
           raise ValueError(f'{where} is not a readable bigWig file.')
         self._bigwigs[path] = bigwig
@@ -601,8 +593,15 @@ def _write_atomically(out_dir, overwrite, build):
 # -- CLI -----------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+  """An argument parser whose errors are one line, not usage + error."""
+
+  def error(self, message):
+    self.exit(2, f'{self.prog}: error: {message} (see {self.prog} --help)\n')
+
+
 def _parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
+  parser = _Parser(
       prog='enformer-make-data',
       description=('Build Basenji2/Enformer TFRecords from a genome FASTA '
                    'and one bigWig per track.'))

@@ -90,6 +90,7 @@ target_tracks (tracks an enhancer raises at its partner promoter).
 import argparse
 import dataclasses
 import json
+import math
 import os
 import shutil
 import sys
@@ -271,7 +272,9 @@ def _validate_spec(spec: SyntheticGenomeSpec):
   for field in ('promoters_per_mb', 'far_decoys_per_mb', 'n_gaps_per_mb',
                 'noise_sd', 'background'):
     value = getattr(spec, field)
-    _check(value >= 0, f'{field} must be >= 0, got {value!r}.')
+    # math.isfinite: an infinite density would overflow int() later on.
+    _check(math.isfinite(value) and value >= 0,
+           f'{field} must be a finite number >= 0, got {value!r}.')
   for field in ('paired_probability', 'near_decoy_probability'):
     value = getattr(spec, field)
     _check(0 <= value <= 1, f'{field} must be in [0, 1], got {value!r}.')
@@ -964,8 +967,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.chrom_sizes is not None:
       overrides['chrom_sizes'] = args.chrom_sizes
     elif args.genome_size_mb is not None:
-      if args.genome_size_mb <= 0:
-        raise ValueError('--genome_size_mb must be positive, got '
+      if not (math.isfinite(args.genome_size_mb) and
+              args.genome_size_mb > 0):
+        raise ValueError('--genome_size_mb must be a positive number, got '
                          f'{args.genome_size_mb}.')
       overrides['chrom_sizes'] = chrom_sizes_from_total(
           int(round(args.genome_size_mb * 1e6)), args.num_chromosomes)
@@ -976,7 +980,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
       paths = make_synthetic_genome(args.out_dir, spec, organisms,
                                     overwrite=args.overwrite)
   except (_UsageError, ValueError, OSError) as e:
-    print(f'enformer-synthetic: error: {e}', file=sys.stderr)
+    message = ' '.join(str(e).split()) or type(e).__name__
+    print(f'enformer-synthetic: error: {message}', file=sys.stderr)
     return 2 if isinstance(e, _UsageError) else 1
   for warning in caught:
     print(f'enformer-synthetic: warning: {warning.message}', file=sys.stderr)

@@ -11,6 +11,7 @@ columns (e.g. `genome`) are kept. Relative `file` paths resolve against the
 directory of the targets.txt.
 """
 import dataclasses
+import io
 import math
 import os
 from typing import Dict, Iterable, List, Optional, Sequence
@@ -114,11 +115,23 @@ def read_targets(path: str,
       the column.
   """
   path = os.fspath(path)
+  if os.path.isdir(path):
+    raise IsADirectoryError(f'targets file {path!r} is a directory.')
   if not os.path.isfile(path):
     raise FileNotFoundError(f'targets file {path!r} not found.')
-  with open(path, encoding='utf-8') as f:
-    lines = [(number, line.rstrip('\r\n'))
-             for number, line in enumerate(f, start=1)]
+  with open(path, 'rb') as f:
+    data = f.read()
+  try:
+    text = data.decode('utf-8-sig')  # A spreadsheet may add a BOM.
+  except UnicodeDecodeError as e:
+    offset = e.start + (3 if data.startswith(b'\xef\xbb\xbf') else 0)
+    line = data.count(b'\n', 0, offset) + 1
+    raise ValueError(f'{path} line {line}: not UTF-8 text (byte '
+                     f'0x{data[offset]:02x}); expected a tab-separated '
+                     'targets.txt.') from None
+  # newline=None: the universal newlines of a file opened in text mode.
+  lines = [(number, line.rstrip('\r\n')) for number, line in enumerate(
+      io.StringIO(text, newline=None), start=1)]
   lines = [(number, line) for number, line in lines if line.strip()]
   if not lines:
     raise ValueError(f'{path} is empty; expected a tab-separated header with '

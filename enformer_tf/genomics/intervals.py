@@ -24,7 +24,6 @@ are returned as predicted, and `IntervalPrediction.on_chromosome` /
 """
 import dataclasses
 import math
-import os
 import re
 from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Union
 
@@ -37,6 +36,7 @@ BIN_SIZE = 128  # bp per output bin (enformer_tf.model.BIN_SIZE).
 
 _REGION_PATTERN = re.compile(
     r'^(?P<chrom>[^\s:]+):(?P<start>[0-9][0-9,_]*)-(?P<end>[0-9][0-9,_]*)$')
+_MAX_DIGITS = 18  # Coordinates fit an int64 (window starts are int64).
 
 
 class Region(NamedTuple):
@@ -66,20 +66,25 @@ def parse_region(text: str) -> Region:
 
   0-based, half-open coordinates as in BED (not the 1-based positions a
   genome browser shows); commas and underscores in numbers are ignored.
+  The chromosome name may hold neither whitespace nor `:`.
 
   Raises:
-    ValueError: `text` is not `CHROM:START-END` with `0 <= START < END`.
+    ValueError: `text` is not `CHROM:START-END` with `0 <= START < END`
+      (each at most 18 digits, so that it fits an int64).
   """
   match = _REGION_PATTERN.match(str(text).strip())
   if not match:
     raise ValueError(
-        f'Region {text!r} is not CHROM:START-END (e.g. chr1:10000-20000, '
-        '0-based half-open coordinates).')
-  start, end = (int(re.sub('[,_]', '', match[key])) for key in ('start',
-                                                                 'end'))
+        f'Region {genome.shown(text)} is not CHROM:START-END (e.g. '
+        'chr1:10000-20000, 0-based half-open coordinates).')
+  digits = [re.sub('[,_]', '', match[key]) for key in ('start', 'end')]
+  if max(len(d) for d in digits) > _MAX_DIGITS:
+    raise ValueError(f'Region {genome.shown(text)} has a coordinate of more '
+                     f'than {_MAX_DIGITS} digits.')
+  start, end = (int(d) for d in digits)
   if end <= start:
-    raise ValueError(f'Region {text!r} has end <= start; expected '
-                     'CHROM:START-END with START < END.')
+    raise ValueError(f'Region {genome.shown(text)} has end <= start; '
+                     'expected CHROM:START-END with START < END.')
   return Region(match['chrom'], start, end)
 
 
@@ -89,6 +94,12 @@ def as_region(region: RegionLike) -> Region:
   Interval-like: has `chrom`, `start`, `end` (e.g. `kipoiseq.Interval`;
   its `name` is kept, its strand ignored: predictions are per genome
   position).
+
+  Raises:
+    TypeError: `region` is none of these.
+    ValueError: a malformed string, or an interval whose chromosome is
+      empty or holds whitespace, or whose start and end are not integers
+      with `0 <= start < end < 10**18`.
   """
   if isinstance(region, Region):
     return region
@@ -100,52 +111,45 @@ def as_region(region: RegionLike) -> Region:
     raise TypeError(f'Expected a region string CHROM:START-END or an '
                     f'interval with chrom, start and end; got '
                     f'{type(region).__name__}.') from None
-  if int(start) != start or int(end) != end or not 0 <= start < end:
-    raise ValueError(f'Interval {chrom}:{start}-{end}: expected integers '
-                     'with 0 <= start < end.')
-  return Region(str(chrom), int(start), int(end),
+  chrom = str(chrom)
+  if not chrom or any(c.isspace() for c in chrom):
+    raise ValueError(f'Interval chromosome must be a non-empty name without '
+                     f'spaces, got {genome.shown(chrom)}.')
+  start_int, end_int = _integer(start), _integer(end)
+  if (start_int is None or end_int is None or
+      not 0 <= start_int < end_int < 10**_MAX_DIGITS):
+    raise ValueError(f'Interval {chrom}:{start!r}-{end!r}: expected integers '
+                     f'with 0 <= start < end < 10**{_MAX_DIGITS}.')
+  return Region(chrom, start_int, end_int,
                 str(getattr(region, 'name', '') or ''))
+
+
+def _integer(value) -> Optional[int]:
+  """`value` as an int if it is an integral number (not a bool), else None."""
+  if isinstance(value, (bool, np.bool_, str, bytes)):
+    return None
+  try:
+    number = int(value)
+  except (TypeError, ValueError, OverflowError):  # None, NaN, infinity.
+    return None
+  return number if number == value else None
 
 
 def read_regions(path: str) -> List[Region]:
   """The regions of a BED file; column 4, if present, names the region.
 
-  Blank lines and `#`, `track`, `browser` lines are skipped; columns are
-  tab-separated (whitespace if a line has no tab).
+  Blank lines, `#` comments and `track` / `browser` header lines are
+  skipped; columns are tab-separated (whitespace if a line has no tab); see
+  `genome.read_bed_records` for the rules.
 
   Raises:
     FileNotFoundError: no such file.
-    ValueError: a malformed line (the message names file and line), or no
-      regions.
+    ValueError: a malformed line (the message names file and line), a file
+      that is not UTF-8 text, or no regions.
   """
-  path = os.fspath(path)
-  if not os.path.isfile(path):
-    raise FileNotFoundError(f'BED file {path!r} not found.')
-  regions = []
-  with open(path, encoding='utf-8') as f:
-    for number, line in enumerate(f, start=1):
-      line = line.rstrip('\r\n')
-      if not line.strip() or line.startswith(('#', 'track', 'browser')):
-        continue
-      fields = line.split('\t') if '\t' in line else line.split()
-      where = f'{path} line {number}'
-      if len(fields) < 3:
-        raise ValueError(f'{where}: expected at least 3 columns (chrom, '
-                         f'start, end), got {len(fields)}: {line!r}.')
-      try:
-        start, end = int(fields[1]), int(fields[2])
-      except ValueError:
-        raise ValueError(f'{where}: start and end (columns 2 and 3) must be '
-                         f'integers, got {fields[1]!r} and '
-                         f'{fields[2]!r}.') from None
-      if start < 0 or end <= start:
-        raise ValueError(f'{where}: expected 0 <= start < end, got start='
-                         f'{start}, end={end}.')
-      name = fields[3].strip() if len(fields) > 3 else ''
-      regions.append(Region(fields[0].strip(), start, end, name))
-  if not regions:
-    raise ValueError(f'BED file {path!r} has no regions.')
-  return regions
+  return [Region(record.chrom, record.start, record.end,
+                 record.extra[0] if record.extra else '')
+          for record in genome.read_bed_records(path)]
 
 
 def check_regions(regions: Sequence[Region],

@@ -5,6 +5,7 @@ directory (`enformer-train`'s checkpoints + `operative_config.gin`) or a
 single checkpoint prefix in it; every genomics CLI takes any of them.
 """
 import os
+import zipfile
 
 import tf_keras as keras
 
@@ -26,7 +27,12 @@ def load_model(path: str) -> keras.Model:
   from enformer_tf.export import saved_model
   path = os.fspath(path)
   if path.endswith('.keras'):
-    return saved_model.load_keras_model(path)
+    try:
+      return saved_model.load_keras_model(path)
+    except (KeyError, zipfile.BadZipFile) as e:
+      # A zip archive without the .keras layout (e.g. no config.json).
+      raise ValueError(f'Could not load the Keras model {path}: '
+                       f'{" ".join(str(e).split())}') from e
   if os.path.isdir(path) or os.path.exists(path + '.index'):
     return saved_model.model_from_checkpoint(path)
   if not os.path.exists(path):

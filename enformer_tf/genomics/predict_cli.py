@@ -137,7 +137,7 @@ def parse_tracks(text: Optional[str], num_tracks: int,
 
 def run(args: argparse.Namespace) -> dict:
   """Predicts and writes what `args` asks for; returns a summary."""
-  from enformer_tf.data import atomic, genome
+  from enformer_tf.data import atomic, genome, make_data
   from enformer_tf.data import targets as targets_lib
   from enformer_tf.genomics import intervals, models, plotting, track_writers
 
@@ -191,6 +191,14 @@ def run(args: argparse.Namespace) -> dict:
       if missing:
         raise ValueError(f'--observed: {args.targets} gives no bigWig file '
                          f'for {", ".join(map(repr, missing))}.')
+      for i in tracks or range(num_tracks):  # Before the predictions.
+        where = (f'--observed: {args.targets}: bigWig {targets[i].file!r} '
+                 f'of {targets[i].identifier!r}')
+        if not os.path.isfile(targets[i].path):
+          raise FileNotFoundError(f'{where} not found (looked for '
+                                  f'{targets[i].path!r}).')
+        if not make_data.is_bigwig_file(targets[i].path):
+          raise ValueError(f'{where} is not a bigWig file.')
     strand_pairs = None
     if args.rc and targets is not None and any(
         t.strand_pair is not None for t in targets):
