@@ -261,7 +261,10 @@ def test_readme_example_on_the_synthetic_genome(trained_synthetic, tmp_path):
   for i, element in enumerate(promoters):
     rows = npz['region'] == i
     peak = int(np.argmax(npz['values'][rows, 0]))
-    assert npz['start'][rows][peak] <= element.center < npz['end'][rows][peak]
+    start, end = npz['start'][rows][peak], npz['end'][rows][peak]
+    # A promoter centred within a few bp of a bin boundary spreads its
+    # signal over both bins; either may hold the maximum.
+    assert start - 16 <= element.center < end + 16, (element.name, start)
   header, entries = bigwig_entries(out / 'cage_promoter.bw')
   assert header == list(track_writers.chromosome_sizes(files['fasta'])
                         .items())
