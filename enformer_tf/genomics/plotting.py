@@ -35,10 +35,12 @@ def observed_bins(bigwig_path: str, prediction: IntervalPrediction,
   bigwig_path = os.fspath(bigwig_path)
   if not os.path.isfile(bigwig_path):
     raise FileNotFoundError(f'bigWig {bigwig_path!r} not found.')
-  try:
-    bigwig = pyBigWig.open(bigwig_path)
-  except RuntimeError:
-    bigwig = None
+  bigwig = None
+  if make_data.is_bigwig_file(bigwig_path):  # Else libBigWig prints to stderr.
+    try:
+      bigwig = pyBigWig.open(bigwig_path)
+    except RuntimeError:
+      pass
   if bigwig is None or not bigwig.isBigWig():
     raise ValueError(f'{bigwig_path!r} is not a readable bigWig file.')
   try:
