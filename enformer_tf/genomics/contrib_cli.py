@@ -226,6 +226,12 @@ def _check_out_dir(path: str, overwrite: bool) -> str:
       out_dir) and not overwrite):
     raise ValueError(f'--out_dir {path} exists and is not an empty '
                      'directory; pass --overwrite to replace it.')
+  ancestor = os.path.dirname(out_dir)
+  while not os.path.exists(ancestor):
+    ancestor = os.path.dirname(ancestor)
+  if not os.path.isdir(ancestor):
+    raise ValueError(f'--out_dir {path} cannot be made: {ancestor} is a '
+                     'file, not a directory.')
   return out_dir
 
 

@@ -138,7 +138,8 @@ def run(args: argparse.Namespace, echo=print):
   """
   from enformer_tf.data import genome
   from enformer_tf.data import targets as targets_lib
-  from enformer_tf.genomics import models, predict_cli, variant_effects
+  from enformer_tf.genomics import (models, predict_cli, score_writers,
+                                    variant_effects)
 
   if args.batch_size < 1:
     raise ValueError(f'--batch_size must be positive, got {args.batch_size}.')
@@ -146,6 +147,11 @@ def run(args: argparse.Namespace, echo=print):
   for path, flag in ((args.vcf, '--vcf'), (args.fasta, '--fasta')):
     if not os.path.isfile(path):
       raise FileNotFoundError(f'{flag} {path} not found.')
+  if args.skipped:  # Checked now: it is written only after the scoring.
+    skipped = score_writers.check_output_path(args.skipped, '--skipped')
+    if skipped in (os.path.abspath(p) for p in (args.out, args.h5) if p):
+      raise ValueError(f'--skipped {args.skipped} is also an output of the '
+                       'scores; give it a file of its own.')
   targets = None
   if args.targets:
     targets = targets_lib.renumber_targets(targets_lib.read_targets(

@@ -12,6 +12,9 @@ What is read (VCF 4.x, tab-separated; a line without any tab is split on
 whitespace, for hand-written files):
 
 - `##` meta lines and the `#CHROM` header are skipped; blank lines too.
+  A `#CHROM` header whose first columns are not `CHROM POS ID REF ALT`, or
+  a file holding NUL bytes (binary, not a VCF), is an error of the whole
+  file, not of a record.
 - Columns used: CHROM, POS (1-based), ID, REF, ALT. A record needs at least
   these five; when a `#CHROM` header was seen it must have exactly as many
   columns as the header names (QUAL, FILTER, INFO, samples are not used).
@@ -46,6 +49,7 @@ FIXED_COLUMNS = ('CHROM', 'POS', 'ID', 'REF', 'ALT')
 _BASES = re.compile(r'^[ACGTN]+$')
 _GZIP_MAGIC = b'\x1f\x8b'
 _SHOWN_TEXT = 80  # Characters of a skipped line kept in its report.
+_SNIFF_BYTES = 8192  # Bytes (decompressed) checked for NULs, binary files'.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,6 +169,41 @@ def _open_text(path: str):
   return open(path, encoding='utf-8', errors='replace')
 
 
+def _check_text(path: str) -> None:
+  """Raises if the start of the (decompressed) file is binary.
+
+  Raises:
+    ValueError: a NUL byte in the first `_SNIFF_BYTES` bytes.
+  """
+  opener = gzip.open if is_gzipped(path) else open
+  try:
+    with opener(path, 'rb') as f:
+      head = f.read(_SNIFF_BYTES)
+  except (EOFError, gzip.BadGzipFile):
+    return  # Truncated or corrupt gzip: reported as the lines are read.
+  nul = head.find(b'\0')
+  if nul >= 0:
+    raise ValueError(f'VCF {path!r} is not a text file (a NUL byte at byte '
+                     f'{nul:,}); expected a VCF, plain or gzip/bgzip.')
+
+
+def _check_header(fields: List[str], path: str, line: int) -> int:
+  """The column count of a `#CHROM` header; raises if it is malformed.
+
+  Raises:
+    ValueError: its first columns are not `#CHROM POS ID REF ALT`.
+  """
+  names = [field.strip().upper() for field in fields]
+  names[0] = names[0].lstrip('#')
+  if names[:len(FIXED_COLUMNS)] != list(FIXED_COLUMNS):
+    shown = ' '.join(fields[:len(FIXED_COLUMNS)])
+    if len(shown) > _SHOWN_TEXT:
+      shown = shown[:_SHOWN_TEXT] + '...'
+    raise ValueError(f'VCF {path!r} line {line}: malformed header: expected '
+                     f'columns #CHROM POS ID REF ALT, got {shown!r}.')
+  return len(fields)
+
+
 def _split(line: str) -> List[str]:
   return line.split('\t') if '\t' in line else line.split()
 
@@ -261,11 +300,13 @@ def iter_vcf(path: str, report: Optional[SkipReport] = None
   Raises:
     FileNotFoundError: no such file.
     ValueError: the file cannot be read as text (e.g. a truncated gzip
-      stream); the message names the file and the last line read.
+      stream; the message names the file and the last line read), is
+      binary, or has a malformed `#CHROM` header.
   """
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise FileNotFoundError(f'VCF file {path!r} not found.')
+  _check_text(path)
   report = report if report is not None else SkipReport()
   num_columns = None
   number = 0
@@ -277,7 +318,7 @@ def iter_vcf(path: str, report: Optional[SkipReport] = None
           continue
         if line.startswith('#'):
           if line.upper().startswith('#CHROM'):
-            num_columns = len(_split(line))
+            num_columns = _check_header(_split(line), path, number)
           continue
         records, skipped = parse_record(_split(line), number, num_columns)
         for record in skipped:

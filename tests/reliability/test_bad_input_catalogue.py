@@ -29,6 +29,7 @@ The SavedModel signatures' bad inputs are in tests/export. The rows of
 and `CONTRIB_ROWS` below (the CLIs are registered in `CLIS`).
 """
 import dataclasses
+import gzip
 import importlib
 import json
 import math
@@ -1137,12 +1138,239 @@ TRAIN_ROWS = [
 
 # Rows for the CLIs written alongside this catalogue: add CliRow(...)s here
 # (the CLIs are registered in CLIS, with a base command to fill in).
-SCORE_VARIANTS_ROWS: List[CliRow] = []
-CONTRIB_ROWS: List[CliRow] = []
+
+VCF_HEADER = ('##fileformat=VCFv4.2\n'
+              '#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n')
+VARIANTS = (('chr1', 1001), ('chr2', 500))  # 1-based, REF from the genome.
+CONTRIB_REGION = 'chr1:1000-1010'  # Window chr1:493-1517, bins 1 and 2.
 
 
-def _pending_base(w, out):
-  raise NotImplementedError('Give this CLI a working base command first.')
+def vcf_text(w: World, extra: str = '') -> str:
+  """A VCF of `VARIANTS` (REF as in the genome), then `extra` lines."""
+  lines = []
+  for chrom, pos in VARIANTS:
+    ref = w.sequences[chrom][pos - 1]
+    alt = next(base for base in 'ACGT' if base != ref)
+    lines.append(f'{chrom}\t{pos}\trs{pos}\t{ref}\t{alt}\t.\tPASS\t.\n')
+  return VCF_HEADER + ''.join(lines) + extra
+
+
+def truncated_gzip(tmp, content: str, name='variants.vcf.gz') -> str:
+  """`content` gzip-compressed and cut in the middle of the stream."""
+  data = gzip.compress(content.encode())
+  return write(tmp, name, data[:len(data) // 2])
+
+
+def binary_garbage(size: int = 4096) -> bytes:
+  """Random bytes with NULs among them, as in any binary file."""
+  data = bytearray(np.random.default_rng(1).integers(0, 256, size,
+                                                     dtype=np.uint8))
+  data[10] = 0
+  return bytes(data)
+
+
+def score_variants_base(w: World, out: str) -> Dict[str, Any]:
+  """A FASTA and a two-variant VCF beside `out`; scores them to `out`."""
+  tmp = pathlib.Path(out).parent
+  return dict(model=w.model_path,
+              fasta=write_fasta(tmp / 'genome.fa', w.sequences),
+              vcf=write(tmp, 'variants.vcf', vcf_text(w)), head='human',
+              out=out, no_progress=True)
+
+
+def contrib_base(w: World, out: str) -> Dict[str, Any]:
+  """A FASTA beside `out`; gradient x input over `CONTRIB_REGION`."""
+  tmp = pathlib.Path(out).parent
+  return dict(model=w.model_path,
+              fasta=write_fasta(tmp / 'genome.fa', w.sequences),
+              region=CONTRIB_REGION, head='human', out_dir=out)
+
+
+SCORE_VARIANTS_ROWS: List[CliRow] = [
+    CliRow('no_vcf_flag', lambda w, tmp: dict(vcf=None), 2,
+           r'the following arguments are required: --vcf'),
+    CliRow('no_head_flag', lambda w, tmp: dict(head=None), 2,
+           r'the following arguments are required: --head'),
+    CliRow('batch_size_not_an_integer',
+           lambda w, tmp: dict(batch_size='many'), 2,
+           r"argument --batch_size: invalid int value: 'many'"),
+    CliRow('missing_model', lambda w, tmp: dict(model=tmp / 'gone.keras'), 1,
+           r'No \.keras model file at .*gone\.keras'),
+    CliRow('garbage_model',
+           lambda w, tmp: dict(model=write(tmp, 'm.keras', b'junk')), 1,
+           r'Could not load the Keras model .*m\.keras'),
+    CliRow('missing_fasta', lambda w, tmp: dict(fasta=tmp / 'none.fa'), 1,
+           r'--fasta .*none\.fa not found'),
+    CliRow('missing_vcf', lambda w, tmp: dict(vcf=tmp / 'none.vcf'), 1,
+           r'--vcf .*none\.vcf not found'),
+    CliRow('vcf_binary_garbage',
+           lambda w, tmp: dict(vcf=write(tmp, 'bad.vcf', binary_garbage())),
+           1, r"VCF '.*bad\.vcf' is not a text file \(a NUL byte at byte "
+           r'10\); expected a VCF'),
+    CliRow('vcf_gzip_of_binary_garbage',
+           lambda w, tmp: dict(vcf=write(tmp, 'bad.vcf.gz', gzip.compress(
+               binary_garbage()))), 1,
+           r"VCF '.*bad\.vcf\.gz' is not a text file"),
+    CliRow('vcf_header_without_id_column',
+           lambda w, tmp: dict(vcf=write(
+               tmp, 'bad.vcf', '##fileformat=VCFv4.2\n#CHROM\tPOS\tREF\tALT\n'
+               'chr1\t1001\tA\tC\n')), 1,
+           r"VCF '.*bad\.vcf' line 2: malformed header: expected columns "
+           r"#CHROM POS ID REF ALT, got '#CHROM POS REF ALT'"),
+    CliRow('vcf_header_of_a_bed_file',
+           lambda w, tmp: dict(vcf=write(tmp, 'bad.vcf',
+                                         '#chrom\tstart\tend\tname\tscore\n'
+                                         'chr1\t0\t10\tx\t0\n')), 1,
+           r"bad\.vcf' line 1: malformed header: .*got '#chrom start end "
+           r"name score'"),
+    CliRow('vcf_gzip_truncated',
+           lambda w, tmp: dict(vcf=truncated_gzip(tmp, vcf_text(w) * 50)), 1,
+           r"Cannot read VCF '.*variants\.vcf\.gz' after line \d+: "
+           r'Compressed file ended before the end-of-stream marker'),
+    CliRow('vcf_gzip_magic_then_garbage',
+           lambda w, tmp: dict(vcf=write(tmp, 'bad.vcf.gz',
+                                         b'\x1f\x8b' + b'junk' * 20)), 1,
+           r"Cannot read VCF '.*bad\.vcf\.gz' after line 0: "),
+    CliRow('unknown_head', lambda w, tmp: dict(head='zebrafish'), 1,
+           r"Unknown head 'zebrafish'; the model has heads \['human'\]"),
+    CliRow('unknown_head_keeps_earlier_scores',
+           lambda w, tmp: dict(head='zebrafish'), 1,
+           r"Unknown head 'zebrafish'", existing=True),
+    CliRow('track_out_of_range', lambda w, tmp: dict(tracks='5'), 1,
+           r'--tracks: track 5 is out of range; the head has 2 tracks'),
+    CliRow('track_name_without_targets', lambda w, tmp: dict(tracks='cage'),
+           1, r"--tracks: 'cage' is not a track index or range; give "
+           r'--targets'),
+    CliRow('track_name_unknown',
+           lambda w, tmp: dict(targets=w.head_targets, tracks='h3k27ac'), 1,
+           r"--tracks: no track 'h3k27ac' in the targets file \(it has "
+           r"'cage', 'dnase'\)"),
+    CliRow('targets_wrong_track_count',
+           lambda w, tmp: dict(targets=write(tmp, 'targets.txt',
+                                             'identifier\ncage\n')), 1,
+           r"targets\.txt lists 1 tracks but head 'human' has 2"),
+    CliRow('shifts_not_integers', lambda w, tmp: dict(shifts='-1,x'), 1,
+           r"--shifts '-1,x': 'x' is not an integer; expected e\.g\. -1,0,1"),
+    CliRow('shifts_empty', lambda w, tmp: dict(shifts=''), 1,
+           r"--shifts '': '' is not an integer"),
+    CliRow('shift_of_a_bin_or_more', lambda w, tmp: dict(shifts='-1,200'), 1,
+           r'shift 200 must be an integer with \|shift\| < 128'),
+    CliRow('shifts_repeated', lambda w, tmp: dict(shifts='0,1,0'), 1,
+           r'shifts \[0, 1, 0\] repeats a shift'),
+    CliRow('batch_size_zero', lambda w, tmp: dict(batch_size=0), 1,
+           r'--batch_size must be positive, got 0'),
+    CliRow('batch_size_negative', lambda w, tmp: dict(batch_size=-3), 1,
+           r'--batch_size must be positive, got -3'),
+    CliRow('sequence_length_differs',
+           lambda w, tmp: dict(sequence_length=2048), 1,
+           r"sequence_length=2048 differs from the model's "
+           r'sequence_length=1024'),
+    CliRow('out_in_missing_directory',
+           lambda w, tmp: dict(out=tmp / 'nodir' / 'scores.tsv'), 1,
+           r'The directory of TSV .*nodir/scores\.tsv does not exist'),
+    CliRow('out_is_a_directory', lambda w, tmp: dict(out=mkdir(tmp, 'd')), 1,
+           r'TSV .*/d is a directory; expected a file path'),
+    CliRow('h5_in_missing_directory',
+           lambda w, tmp: dict(h5=tmp / 'nodir' / 'scores.h5'), 1,
+           r'The directory of HDF5 .*nodir/scores\.h5 does not exist'),
+    CliRow('h5_same_as_out', lambda w, tmp: dict(h5=tmp / 'scores.tsv'), 1,
+           r'The TSV and HDF5 outputs are the same file .*scores\.tsv'),
+    CliRow('skipped_in_missing_directory',
+           lambda w, tmp: dict(skipped=tmp / 'nodir' / 'skipped.tsv'), 1,
+           r'The directory of --skipped .*nodir/skipped\.tsv does not exist'),
+    CliRow('skipped_same_as_out',
+           lambda w, tmp: dict(skipped=tmp / 'scores.tsv'), 1,
+           r'--skipped .*scores\.tsv is also an output of the scores'),
+]
+
+CONTRIB_ROWS: List[CliRow] = [
+    CliRow('no_region_flag', lambda w, tmp: dict(region=None), 2,
+           r'the following arguments are required: --region'),
+    CliRow('batch_size_not_an_integer', lambda w, tmp: dict(batch_size='1.5'),
+           2, r"argument --batch_size: invalid int value: '1\.5'"),
+    CliRow('missing_model', lambda w, tmp: dict(model=tmp / 'gone.keras'), 1,
+           r'No \.keras model file at .*gone\.keras'),
+    CliRow('garbage_model',
+           lambda w, tmp: dict(model=write(tmp, 'm.keras', b'junk')), 1,
+           r'Could not load the Keras model .*m\.keras'),
+    CliRow('missing_fasta', lambda w, tmp: dict(fasta=tmp / 'none.fa'), 1,
+           r"FASTA file '.*none\.fa' not found"),
+    CliRow('unknown_head', lambda w, tmp: dict(head='zebrafish'), 1,
+           r"Unknown head 'zebrafish'; this model has the heads \['human'\]"),
+    CliRow('track_out_of_range', lambda w, tmp: dict(tracks='1-5'), 1,
+           r'--tracks: track 5 is out of range; the head has 2 tracks'),
+    CliRow('track_name_without_targets', lambda w, tmp: dict(tracks='cage'),
+           1, r"--tracks: 'cage' is not a track index or range; give "
+           r'--targets'),
+    CliRow('track_name_unknown',
+           lambda w, tmp: dict(targets=w.head_targets, tracks='h3k27ac'), 1,
+           r"--tracks: no track 'h3k27ac' in the targets file \(it has "
+           r"'cage', 'dnase'\)"),
+    CliRow('targets_wrong_track_count',
+           lambda w, tmp: dict(targets=write(tmp, 'targets.txt',
+                                             'identifier\ncage\n')), 1,
+           r"targets\.txt lists 1 tracks but head 'human' has 2"),
+    CliRow('unknown_method', lambda w, tmp: dict(method=['grad', 'saliency']),
+           1, r"--method 'saliency' is not one of grad, ism, attention or "
+           r'all'),
+    CliRow('batch_size_zero', lambda w, tmp: dict(batch_size=0), 1,
+           r'--batch_size must be positive, got 0'),
+    CliRow('region_without_end', lambda w, tmp: dict(region='chr1:1000'), 1,
+           r"--region 'chr1:1000' is not CHR:START-END"),
+    CliRow('region_negative_start', lambda w, tmp: dict(region='chr1:-5-10'),
+           1, r"--region 'chr1:-5-10' is not CHR:START-END"),
+    CliRow('region_end_before_start',
+           lambda w, tmp: dict(region='chr1:1010-1000'), 1,
+           r"--region 'chr1:1010-1000' has END <= START"),
+    CliRow('region_unknown_chromosome', lambda w, tmp: dict(region='chr9:0-10'),
+           1, r"FASTA .*genome\.fa.* has no chromosome 'chr9' \(it has "
+           r"'chr1', 'chr2'\)"),
+    CliRow('region_past_chromosome_end',
+           lambda w, tmp: dict(region='chr2:5000-5010'), 1,
+           r'--region chr2:5000-5010 starts past the end of chr2 '
+           r'\(1,024 bp\)'),
+    CliRow('bins_out_of_range', lambda w, tmp: dict(bins='2:9'), 1,
+           r"--bins '2:9' is outside the model's 4 output bins: expected "
+           r'0 <= A < B <= 4'),
+    CliRow('bin_out_of_range', lambda w, tmp: dict(bins='4'), 1,
+           r"--bins '4' is outside the model's 4 output bins"),
+    CliRow('bins_reversed', lambda w, tmp: dict(bins='3:1'), 1,
+           r"--bins '3:1' is outside the model's 4 output bins"),
+    CliRow('bins_not_a_range', lambda w, tmp: dict(bins='one:two'), 1,
+           r"--bins 'one:two' is not A:B or A"),
+    CliRow('ism_window_offsets_outside_sequence',
+           lambda w, tmp: dict(method='ism', ism_window='1000:1100'), 1,
+           r"--ism_window '1000:1100' is not inside the input sequence: "
+           r'expected offsets 0 <= A < B <= 1024'),
+    CliRow('ism_window_genomic_outside_window',
+           lambda w, tmp: dict(method='ism', ism_window='chr1:0-10'), 1,
+           r'--ism_window chr1:0-10 is not inside the input window '
+           r'chr1:493-1517'),
+    CliRow('ism_window_other_chromosome',
+           lambda w, tmp: dict(method='ism', ism_window='chr2:600-610'), 1,
+           r'--ism_window chr2:600-610 is not inside the input window'),
+    CliRow('ism_window_malformed',
+           lambda w, tmp: dict(method='ism', ism_window='chr1:600'), 1,
+           r"--ism_window 'chr1:600' is not CHR:START-END"),
+    CliRow('ism_default_window_too_wide',
+           lambda w, tmp: dict(method='ism', region='chr1:0-2000'), 1,
+           r'--method ism: the region is 1,024 bp, .*choose the bases with '
+           r'--ism_window'),
+    CliRow('out_dir_not_empty', lambda w, tmp: {}, 1,
+           r'--out_dir .*out exists and is not an empty directory; pass '
+           r'--overwrite', existing=True),
+    CliRow('out_dir_not_empty_and_bad_region',
+           lambda w, tmp: dict(region='chr9:0-10', overwrite=True), 1,
+           r"no chromosome 'chr9'", existing=True),
+    CliRow('out_dir_is_a_file',
+           lambda w, tmp: (existing_file(tmp / 'out'), {})[1], 1,
+           r'--out_dir .*out exists and is not an empty directory'),
+    CliRow('out_dir_under_a_file',
+           lambda w, tmp: dict(out_dir=pathlib.Path(
+               write(tmp, 'notes.txt', 'a file')) / 'out'), 1,
+           r'--out_dir .*notes\.txt/out cannot be made: .*notes\.txt is a '
+           r'file, not a directory'),
+]
 
 
 CLIS = {
@@ -1177,10 +1405,10 @@ CLIS = {
         lambda w, out: dict(gin_file='experiments/smoke.gin', model_dir=out),
         TRAIN_ROWS),
     'enformer-score-variants': Cli(
-        'enformer_tf.genomics.score_variants_cli', _pending_base,
-        SCORE_VARIANTS_ROWS),
+        'enformer_tf.genomics.score_variants_cli', score_variants_base,
+        SCORE_VARIANTS_ROWS, output='scores.tsv', make_existing=existing_file),
     'enformer-contrib': Cli(
-        'enformer_tf.genomics.contrib_cli', _pending_base, CONTRIB_ROWS),
+        'enformer_tf.genomics.contrib_cli', contrib_base, CONTRIB_ROWS),
 }
 
 
@@ -1243,6 +1471,49 @@ def test_base_command_works(world, tmp_path, capsys, loaded_once, prog):
   assert run_main(cli.main(), flags(cli.base(world, str(out)))) == 0, (
       capsys.readouterr().err)
   assert out.is_dir() and os.listdir(out)
+
+
+def test_score_variants_and_contrib_base_commands_work(
+    world, tmp_path, capsys, loaded_once):
+  """The base commands of the rows above work (outputs: a file, a dir)."""
+  for prog in ('enformer-score-variants', 'enformer-contrib'):
+    cli = CLIS[prog]
+    out = tmp_path / prog / cli.output
+    out.parent.mkdir()
+    assert run_main(cli.main(), flags(cli.base(world, str(out)))) == 0, (
+        capsys.readouterr().err)
+    assert out.is_file() if cli.output == 'scores.tsv' else os.listdir(out)
+  scores = (tmp_path / 'enformer-score-variants' / 'scores.tsv').read_text()
+  assert len(scores.splitlines()) == 1 + len(VARIANTS)
+
+
+def test_score_variants_skips_bad_records_and_finishes(
+    world, tmp_path, capfd, loaded_once):
+  """Bad VCF records are not errors: skipped, counted, and the run ends 0."""
+  bad_records = ('chr1\t0\t.\tA\tC\t.\tPASS\t.\n'     # POS 0
+                 'chr1\t10\t.\tA\n'                      # 4 columns
+                 'chr1\t10\t.\tA\t<DEL>\t.\tPASS\t.\n'  # symbolic
+                 'chr9\t10\t.\tA\tC\t.\tPASS\t.\n'     # no chr9
+                 'chr1\tten\t.\tA\tC\t.\tPASS\t.\n')   # POS not a number
+  out = tmp_path / 'scores.tsv'
+  options = {**score_variants_base(world, str(out)),
+             'vcf': write(tmp_path, 'variants.vcf',
+                          vcf_text(world, bad_records)),
+             'skipped': tmp_path / 'skipped.tsv'}
+  capfd.readouterr()
+  code = run_main(CLIS['enformer-score-variants'].main(), flags(options))
+  stdout, stderr = capfd.readouterr()
+  assert code == 0, stderr
+  assert 'Traceback' not in stderr
+  assert re.search(r'scored 2 variants, skipped 5 records \(3 malformed, 1 '
+                   r'symbolic allele, 1 unknown chromosome\)', stdout), stdout
+  skips = [line for line in stderr.splitlines() if 'skipped' in line]
+  assert len(skips) == 5, stderr
+  assert all(line.startswith('enformer-score-variants: ') and
+             ': error:' not in line for line in skips), stderr
+  assert len(out.read_text().splitlines()) == 3
+  assert len((tmp_path / 'skipped.tsv').read_text().splitlines()) == 6
+  assert not list(tmp_path.glob('*.partial'))
 
 
 # -- Failures while writing ----------------------------------------------------------
