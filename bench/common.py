@@ -5,7 +5,7 @@ import platform
 import resource
 import statistics
 import time
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -30,6 +30,23 @@ def time_call(fn: Callable[[], object], runs: int, warmup: int) -> List[float]:
   return times
 
 
+def interleaved_times(first: Callable[[], object],
+                      second: Callable[[], object], runs: int,
+                      warmup: int) -> Tuple[List[float], List[float]]:
+  """Wall times of `first` and `second`, alternating run by run, so that
+  load changes on a shared machine affect both alike."""
+  for _ in range(warmup):
+    _block(first())
+    _block(second())
+  times = ([], [])
+  for _ in range(runs):
+    for fn, out in ((first, times[0]), (second, times[1])):
+      start = time.perf_counter()
+      _block(fn())
+      out.append(time.perf_counter() - start)
+  return times
+
+
 def _block(result):
   """Waits for every tensor in `result` (TF may return before finishing)."""
   for t in tf.nest.flatten(result):
@@ -37,22 +54,46 @@ def _block(result):
       t.numpy()
 
 
-def matmul_roofline_gflops(dtype=tf.float32, n: int = 4096, runs: int = 5,
-                           repeats: int = 4) -> float:
-  """Best achieved GFLOP/s of a large square `tf.matmul` in `dtype`."""
-  a = tf.random.normal((n, n), dtype=tf.float32)
-  b = tf.random.normal((n, n), dtype=tf.float32)
-  a, b = tf.cast(a, dtype), tf.cast(b, dtype)
+# Matrix products the model runs most, as [rows, depth, columns] at 1/8 of
+# the rows the full-length model has (the rate no longer depends on rows).
+MODEL_MATMUL_SHAPES = {
+    'stem_pointwise': (24_576, 768, 768),  # 1x1 conv / pooling logits.
+    'tower0_conv5': (12_288, 5 * 768, 768),  # Width-5 conv as one product.
+    'transformer_mlp': (1_536, 1_536, 3_072),  # Dense(2C) on 1536 bins.
+}
+
+
+def matmul_gflops(rows: int, depth: int, columns: int, dtype=tf.float32,
+                  runs: int = 5) -> float:
+  """Best achieved GFLOP/s of `[rows, depth] x [depth, columns]` in `dtype`.
+
+  The whole product is reduced, so every output element is computed: an
+  earlier version summed `matmul(a, b)[:1, :1]`, which TensorFlow may compute
+  without the rest of the product, and reported rates above the CPU's peak.
+  """
+  a = tf.cast(tf.random.normal((rows, depth)), dtype)
+  b = tf.cast(tf.random.normal((depth, columns)), dtype)
 
   @tf.function
-  def chain():
-    total = tf.zeros((), tf.float32)
-    for _ in range(repeats):  # Several products per call hide dispatch.
-      total += tf.cast(tf.reduce_sum(tf.matmul(a, b)[:1, :1]), tf.float32)
-    return total
+  def product(a, b):
+    return tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32))
 
-  times = time_call(chain, runs=runs, warmup=1)
-  return repeats * 2 * n**3 / min(times) / 1e9
+  times = time_call(lambda: product(a, b), runs=runs, warmup=1)
+  return 2 * rows * depth * columns / min(times) / 1e9
+
+
+def matmul_roofline_gflops(dtype=tf.float32, n: int = 4096,
+                           runs: int = 5) -> float:
+  """Best achieved GFLOP/s of a large square `tf.matmul` in `dtype`."""
+  return matmul_gflops(n, n, n, dtype, runs)
+
+
+def matmul_rooflines(dtype=tf.float32, runs: int = 5) -> Dict[str, float]:
+  """GFLOP/s of the large square product and of the model's own shapes."""
+  rates = {'square_4096': matmul_roofline_gflops(dtype, runs=runs)}
+  for name, shape in MODEL_MATMUL_SHAPES.items():
+    rates[name] = matmul_gflops(*shape, dtype=dtype, runs=runs)
+  return {name: round(rate, 1) for name, rate in rates.items()}
 
 
 def machine() -> Dict[str, object]:

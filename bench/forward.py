@@ -2,12 +2,16 @@
 
 Prints one JSON line: median wall time over several runs after warm-up,
 achieved GFLOP/s (taking the forward pass as 3.29 TFLOP per 196,608-bp
-sequence, scaled by length and batch), the ratio of that to a `tf.matmul`
-roofline measured in the same run and dtype, and peak resident memory.
+sequence, scaled by length and batch), the `tf.matmul` rates measured in the
+same run (a large square product and the model's own shapes, see
+`common.matmul_rooflines`), the fraction of the square roofline reached, and
+peak resident memory.
 
   python bench/forward.py                      # float32, as in the README
   python bench/forward.py --jit_compile        # XLA
-  python bench/forward.py --mixed_bfloat16     # mixed bfloat16 policy
+  python bench/forward.py --mixed_bfloat16     # Enformer(mixed_bfloat16=True)
+  python bench/forward.py --compare_bfloat16   # float32 and bfloat16 models
+      # side by side (runs interleaved): speed-up and per-track Pearson R
 """
 import argparse
 import os
@@ -15,13 +19,20 @@ import sys
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
-import tf_keras as keras  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
 import enformer_tf  # noqa: E402
+
+
+def pearson_per_track(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+  a = a.reshape(-1, a.shape[-1]).astype(np.float64)
+  b = b.reshape(-1, b.shape[-1]).astype(np.float64)
+  a, b = a - a.mean(0), b - b.mean(0)
+  return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
 
 
 def main(argv=None):
@@ -33,52 +44,91 @@ def main(argv=None):
   parser.add_argument('--warmup', type=int, default=2)
   parser.add_argument('--jit_compile', action='store_true')
   parser.add_argument('--mixed_bfloat16', action='store_true')
+  parser.add_argument('--compare_bfloat16', action='store_true')
   parser.add_argument('--channels', type=int, default=1536,
                       help='narrower models for a quick check of the script')
   parser.add_argument('--num_transformer_layers', type=int, default=11)
   args = parser.parse_args(argv)
 
-  compute_dtype = tf.bfloat16 if args.mixed_bfloat16 else tf.float32
-  roofline = common.matmul_roofline_gflops(compute_dtype)
-  rss_before_model = common.peak_rss_gib()
+  bf16 = args.mixed_bfloat16 or args.compare_bfloat16
 
-  if args.mixed_bfloat16:
-    keras.mixed_precision.set_global_policy('mixed_bfloat16')
-  model = enformer_tf.Enformer(
-      channels=args.channels,
-      num_transformer_layers=args.num_transformer_layers,
-      sequence_length=max(args.sequence_length, enformer_tf.SEQUENCE_LENGTH))
+  def build(mixed):
+    model = enformer_tf.Enformer(
+        channels=args.channels,
+        num_transformer_layers=args.num_transformer_layers,
+        sequence_length=max(args.sequence_length, enformer_tf.SEQUENCE_LENGTH),
+        target_length=min(enformer_tf.TARGET_LENGTH,
+                          args.sequence_length // enformer_tf.BIN_SIZE),
+        mixed_bfloat16=mixed)
+
+    @tf.function(jit_compile=args.jit_compile)
+    def forward(inputs):
+      return model(inputs, training=False)
+    return model, forward
+
   x = tf.constant(common.random_one_hot(args.batch, args.sequence_length))
-
-  @tf.function(jit_compile=args.jit_compile)
-  def forward(inputs):
-    return model(inputs, training=False)
-
-  times = common.time_call(lambda: forward(x), runs=args.runs,
-                           warmup=args.warmup)
-  seconds = common.median(times)
   tflop = (common.FORWARD_TFLOP * args.batch * args.sequence_length
            / enformer_tf.SEQUENCE_LENGTH)
   if args.channels != 1536 or args.num_transformer_layers != 11:
     tflop = None  # The 3.29 TFLOP figure is for the default model only.
-  gflops = None if tflop is None else tflop * 1e3 / seconds
-  common.emit(dict(
-      bench='forward',
-      dtype='mixed_bfloat16' if args.mixed_bfloat16 else 'float32',
-      jit_compile=args.jit_compile,
-      batch=args.batch,
-      sequence_length=args.sequence_length,
-      channels=args.channels,
-      num_transformer_layers=args.num_transformer_layers,
-      seconds_median=round(seconds, 3),
-      seconds_all=[round(t, 3) for t in times],
-      achieved_gflops=None if gflops is None else round(gflops, 1),
-      matmul_roofline_gflops=round(roofline, 1),
-      roofline_fraction=None if gflops is None else round(gflops / roofline,
-                                                          3),
-      peak_rss_gib=round(common.peak_rss_gib(), 3),
-      peak_rss_gib_before_model=round(rss_before_model, 3),
-      **common.machine()))
+
+  record = dict(
+      bench='forward', jit_compile=args.jit_compile, batch=args.batch,
+      sequence_length=args.sequence_length, channels=args.channels,
+      num_transformer_layers=args.num_transformer_layers)
+
+  def rates(seconds, roofline):
+    gflops = None if tflop is None else tflop * 1e3 / seconds
+    return dict(
+        seconds_median=round(seconds, 3),
+        achieved_gflops=None if gflops is None else round(gflops, 1),
+        roofline_fraction=(None if gflops is None
+                           else round(gflops / roofline, 3)))
+
+  if args.compare_bfloat16:
+    model32, forward32 = build(False)
+    model16, forward16 = build(True)
+    model16.build(x.shape)
+    model32.build(x.shape)
+    model16.set_weights(model32.get_weights())
+    times32, times16 = common.interleaved_times(
+        lambda: forward32(x), lambda: forward16(x), runs=args.runs,
+        warmup=args.warmup)
+    out32, out16 = forward32(x), forward16(x)
+    pearson = {head: float(pearson_per_track(out16[head].numpy(),
+                                             out32[head].numpy()).min())
+               for head in out32}
+    s32, s16 = common.median(times32), common.median(times16)
+    record.update(
+        dtype='float32_vs_mixed_bfloat16',
+        float32=dict(seconds_all=[round(t, 3) for t in times32]),
+        mixed_bfloat16=dict(seconds_all=[round(t, 3) for t in times16]),
+        bfloat16_speedup=round(s32 / s16, 3),
+        min_per_track_pearson=pearson)
+  else:
+    model, forward = build(args.mixed_bfloat16)
+    times = common.time_call(lambda: forward(x), runs=args.runs,
+                             warmup=args.warmup)
+    record.update(
+        dtype='mixed_bfloat16' if args.mixed_bfloat16 else 'float32',
+        seconds_all=[round(t, 3) for t in times])
+  # Peak memory of the model alone: the matmul rooflines run afterwards.
+  record['peak_rss_gib'] = round(common.peak_rss_gib(), 3)
+  rooflines = common.matmul_rooflines(tf.float32)
+  record.update(matmul_gflops_float32=rooflines,
+                matmul_roofline_gflops=rooflines['square_4096'])
+  if bf16:
+    record['matmul_gflops_bfloat16'] = common.matmul_rooflines(tf.bfloat16)
+  bf16_roofline = record.get('matmul_gflops_bfloat16', {}).get('square_4096')
+  if args.compare_bfloat16:
+    record['float32'].update(rates(s32, rooflines['square_4096']))
+    record['mixed_bfloat16'].update(rates(s16, bf16_roofline))
+  else:
+    record.update(rates(common.median(times), bf16_roofline
+                        if args.mixed_bfloat16 else rooflines['square_4096']))
+  record.update(load_average=round(os.getloadavg()[0], 2),
+                **common.machine())
+  common.emit(record)
 
 
 if __name__ == '__main__':

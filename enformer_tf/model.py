@@ -15,7 +15,8 @@ import tf_keras as keras
 
 from enformer_tf import positional
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
-                                TransformerBlock, gelu, pooling_layer)
+                                TransformerBlock, gelu, pooling_layer,
+                                recompute_grad)
 from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
 
@@ -65,6 +66,15 @@ class Enformer(keras.Model):
     conv_tower_divisible_by: conv-tower filters are rounded to multiples of
       this (128 in the paper; narrow test models need smaller values).
     synchronized_batch_norm: reduce BatchNorm statistics across replicas.
+    mixed_bfloat16: compute in bfloat16 with float32 variables (Keras'
+      `mixed_bfloat16` policy for every layer but the heads), whatever the
+      global policy. Softmaxes (attention, pooling), BatchNorm and LayerNorm
+      statistics, the positional basis and the heads stay in float32; see
+      the comments where each is cast. `False` follows the global policy.
+    recompute_grad: in training, keep only the inputs of the stem, of each
+      conv-tower block and of each transformer block for the backward pass
+      and recompute their activations there (`layers.recompute_grad`): less
+      memory for about one more forward pass. Inference is unchanged.
 
   Call args:
     inputs: one-hot DNA `[B, L, 4]` (A, C, G, T; N = zeros). `L` is a
@@ -93,8 +103,12 @@ class Enformer(keras.Model):
                relative_position_functions: Optional[Sequence[str]] = None,
                conv_tower_divisible_by: int = 128,
                synchronized_batch_norm: bool = True,
+               mixed_bfloat16: bool = False,
+               recompute_grad: bool = False,
                **kwargs):
     kwargs.setdefault('name', 'enformer')
+    if mixed_bfloat16:
+      kwargs['dtype'] = 'mixed_bfloat16'
     super().__init__(**kwargs)
     heads = dict(DEFAULT_HEADS if heads is None else heads)
     relative_position_functions = list(
@@ -122,6 +136,11 @@ class Enformer(keras.Model):
     self.relative_position_functions = relative_position_functions
     self.conv_tower_divisible_by = int(conv_tower_divisible_by)
     self.synchronized_batch_norm = bool(synchronized_batch_norm)
+    self.mixed_bfloat16 = bool(mixed_bfloat16)
+    self.recompute_grad = bool(recompute_grad)
+    # Every layer gets this policy explicitly: a layer left on a float32
+    # global policy would cast its bfloat16 inputs back to float32.
+    self._layer_dtype = 'mixed_bfloat16' if self.mixed_bfloat16 else None
 
     filters = conv_tower_filters(self.channels, self.conv_tower_divisible_by)
     if min(filters) < 1 or filters[-1] != self.channels:
@@ -133,7 +152,8 @@ class Enformer(keras.Model):
     self.trunk = keras.Sequential(
         [self._build_stem(), self._build_conv_tower(filters),
          self._build_transformer(value_size),
-         TargetLengthCrop1D(target_length, name='target_input'),
+         TargetLengthCrop1D(target_length, name='target_input',
+                            dtype=self._layer_dtype),
          self._build_final_pointwise()], name='trunk')
     self.head_layers = {
         organism: keras.layers.Dense(
@@ -148,24 +168,27 @@ class Enformer(keras.Model):
 
   def _conv_block(self, filters, width, name='conv_block'):
     return ConvBlock(filters, width, synchronized=self.synchronized_batch_norm,
-                     name=name)
+                     name=name, dtype=self._layer_dtype)
 
   def _build_stem(self):
     return keras.Sequential([
         keras.layers.Conv1D(
             self.channels // 2, 15, padding='same', name='conv1_d',
-            kernel_initializer=sonnet_default_initializer()),
+            kernel_initializer=sonnet_default_initializer(),
+            dtype=self._layer_dtype),
         Residual(self._conv_block(self.channels // 2, 1,
-                                  'pointwise_conv_block')),
-        pooling_layer(self.pooling_type, 2),
+                                  'pointwise_conv_block'),
+                 dtype=self._layer_dtype),
+        pooling_layer(self.pooling_type, 2, dtype=self._layer_dtype),
     ], name='stem')
 
   def _build_conv_tower(self, filters):
     return keras.Sequential([
         keras.Sequential([
             self._conv_block(num_filters, 5),
-            Residual(self._conv_block(num_filters, 1, 'pointwise_conv_block')),
-            pooling_layer(self.pooling_type, 2),
+            Residual(self._conv_block(num_filters, 1, 'pointwise_conv_block'),
+                     dtype=self._layer_dtype),
+            pooling_layer(self.pooling_type, 2, dtype=self._layer_dtype),
         ], name=f'conv_tower_block_{i}')
         for i, num_filters in enumerate(filters)], name='conv_tower')
 
@@ -187,14 +210,15 @@ class Enformer(keras.Model):
     return keras.Sequential([
         TransformerBlock(self.channels, self.dropout_rate, attention_kwargs,
                          attention_name=f'attention_{i}',
-                         name=f'transformer_block_{i}')
+                         name=f'transformer_block_{i}',
+                         dtype=self._layer_dtype)
         for i in range(self.num_transformer_layers)], name='transformer')
 
   def _build_final_pointwise(self):
     return keras.Sequential([
         self._conv_block(2 * self.channels, 1),
-        keras.layers.Dropout(self.final_dropout_rate),
-        keras.layers.Activation(gelu),
+        keras.layers.Dropout(self.final_dropout_rate, dtype=self._layer_dtype),
+        keras.layers.Activation(gelu, dtype=self._layer_dtype),
     ], name='final_pointwise')
 
   def build(self, input_shape):
@@ -265,7 +289,18 @@ class Enformer(keras.Model):
 
   def embed(self, inputs, training=None) -> tf.Tensor:
     """The trunk's output `[B, target_length, 2C]`: the Enformer embedding."""
-    return self.trunk(self._prepare_inputs(inputs), training=training)
+    inputs = self._prepare_inputs(inputs)
+    if self.recompute_grad and training is True:
+      return self._recomputing_trunk(inputs)
+    return self.trunk(inputs, training=training)
+
+  def _recomputing_trunk(self, x):
+    """The trunk in training, recomputing each block in the backward pass."""
+    stem, conv_tower, transformer, crop, final_pointwise = self.trunk.layers
+    x = recompute_grad(stem, x, training=True)
+    for block in conv_tower.layers + transformer.layers:
+      x = recompute_grad(block, x, training=True)
+    return final_pointwise(crop(x), training=True)
 
   def predict_head(self, inputs, head: str, training=None) -> tf.Tensor:
     """One organism's `[B, bins, tracks]`, without computing the other heads."""
@@ -307,7 +342,9 @@ class Enformer(keras.Model):
         num_relative_position_features=self.num_relative_position_features,
         relative_position_functions=list(self.relative_position_functions),
         conv_tower_divisible_by=self.conv_tower_divisible_by,
-        synchronized_batch_norm=self.synchronized_batch_norm)
+        synchronized_batch_norm=self.synchronized_batch_norm,
+        mixed_bfloat16=self.mixed_bfloat16,
+        recompute_grad=self.recompute_grad)
 
   @classmethod
   def from_config(cls, config, custom_objects=None):

@@ -174,7 +174,8 @@ NON_DEFAULT = dict(
     final_dropout_rate=0.3, key_size=8, num_relative_position_features=12,
     relative_position_functions=['positional_features_exponential',
                                  'positional_features_gamma'],
-    conv_tower_divisible_by=4, synchronized_batch_norm=False, name='my_model')
+    conv_tower_divisible_by=4, synchronized_batch_norm=False,
+    mixed_bfloat16=True, recompute_grad=True, name='my_model')
 
 
 def test_config_round_trip_covers_every_argument():

@@ -4,10 +4,12 @@ from enformer_tf.layers.attention import MultiheadAttention
 from enformer_tf.layers.conv_block import ConvBlock
 from enformer_tf.layers.cropping import TargetLengthCrop1D
 from enformer_tf.layers.pooling import SoftmaxPooling1D, pooling_layer
+from enformer_tf.layers.recompute import RecomputableDropout, recompute_grad
 from enformer_tf.layers.residual import Residual
 from enformer_tf.layers.transformer_block import TransformerBlock
 
 __all__ = [
-    'ConvBlock', 'MultiheadAttention', 'Residual', 'SoftmaxPooling1D',
-    'TargetLengthCrop1D', 'TransformerBlock', 'gelu', 'pooling_layer',
+    'ConvBlock', 'MultiheadAttention', 'RecomputableDropout', 'Residual',
+    'SoftmaxPooling1D', 'TargetLengthCrop1D', 'TransformerBlock', 'gelu',
+    'pooling_layer', 'recompute_grad',
 ]

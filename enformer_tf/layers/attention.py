@@ -7,6 +7,7 @@ import tf_keras as keras
 from enformer_tf import positional
 from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import attention_initializer
+from enformer_tf.layers.recompute import RecomputableDropout
 
 
 @keras.saving.register_keras_serializable(package='enformer_tf')
@@ -116,8 +117,11 @@ class MultiheadAttention(keras.layers.Layer):
         kernel_initializer='zeros' if self.zero_initialize else None)
     if self.relative_positions:
       self.r_k_layer = projection(key_proj_size, 'r_k_layer')
-    self.attention_dropout = keras.layers.Dropout(self.attention_dropout_rate)
-    self.positional_dropout = keras.layers.Dropout(self.positional_dropout_rate)
+    # Both dropouts act on float32 tensors (softmax weights, basis features).
+    self.attention_dropout = RecomputableDropout(self.attention_dropout_rate,
+                                                 dtype='float32')
+    self.positional_dropout = RecomputableDropout(
+        self.positional_dropout_rate, dtype='float32')
 
   def build(self, input_shape):
     channels = input_shape[-1]

@@ -68,8 +68,36 @@ class ConvBlock(keras.layers.Layer):
     super().build(input_shape)
 
   def call(self, inputs, training=None):
-    x = self.batch_norm(inputs, training=training)
+    if self._uses_moving_statistics(training):
+      x = self._normalize_with_moving_statistics(inputs)
+    else:
+      x = self.batch_norm(inputs, training=training)
     return self.conv(gelu(x))
+
+  def _uses_moving_statistics(self, training) -> bool:
+    """True when BatchNorm would normalise with its moving averages."""
+    if not self.batch_norm.trainable:
+      return True  # Keras runs a frozen BatchNorm in inference mode.
+    if training is None:
+      training = keras.backend.learning_phase()
+    # A symbolic `training` is left to the Keras layer's own cond.
+    return isinstance(training, (bool, int)) and not training
+
+  def _normalize_with_moving_statistics(self, inputs):
+    """Inference BatchNorm as one per-channel multiply-add.
+
+    The same `x * scale + (beta - mean * scale)` that Keras evaluates, without
+    its float32 round trip of the whole activation under mixed precision:
+    the statistics and `scale = gamma / sqrt(var + eps)` stay in float32 (they
+    are per-channel and would lose the variance's precision in bfloat16);
+    only the full-resolution multiply-add runs in the compute dtype, whose
+    result is rounded to it for the convolution anyway.
+    """
+    bn = self.batch_norm
+    scale = bn.gamma * tf.math.rsqrt(bn.moving_variance + bn.epsilon)  # [C]
+    shift = bn.beta - bn.moving_mean * scale  # [C]
+    return (inputs * tf.cast(scale, inputs.dtype)
+            + tf.cast(shift, inputs.dtype))  # [B, L, C]
 
   def compute_output_shape(self, input_shape):
     return tf.TensorShape(input_shape)[:-1].concatenate([self.filters])

@@ -60,13 +60,38 @@ class SoftmaxPooling1D(keras.layers.Layer):
     num_features = inputs.shape[-1]
     length = inputs.shape[1] if inputs.shape[1] is not None else tf.shape(
         inputs)[1]
-    inputs = tf.reshape(inputs, [-1, length // self.pool_size,
-                                 self.pool_size, num_features])  # [B, L/p, p, C]
+    windows = tf.reshape(inputs, [-1, length // self.pool_size,
+                                  self.pool_size,
+                                  num_features])  # [B, L/p, p, C]
+    if self.pool_size == 2:
+      return self._pool_pairs(windows)
+    return self._pool_windows(windows)
+
+  def _pool_pairs(self, windows):
+    """Windows of two: the softmax of two logits is a sigmoid of their gap.
+
+    With `d = x0 - x1` the output `w0 x0 + w1 x1` is `x1 + sigmoid(l0 - l1) d`,
+    and the logits are linear, so `l0 - l1 = linear(d)`: one product on
+    `L/2` rows instead of `L`, and no softmax over a length-2 axis (which
+    TensorFlow would run through two transposes of the whole tensor).
+    """
+    first, second = windows[:, :, 0], windows[:, :, 1]  # [B, L/2, C] each
+    diff = first - second  # [B, L/2, C]
+    # The sigmoid in float32, for the same reason as the softmax below.
+    logit_gap = tf.cast(self.logit_linear(diff), tf.float32)  # [B, L/2, C|1]
+    weight = tf.cast(tf.nn.sigmoid(logit_gap), diff.dtype)
+    return second + weight * diff  # [B, L/2, C]
+
+  def _pool_windows(self, windows):
     # Softmax in float32: under bfloat16 the window weights would lose the
-    # small differences between neighbouring positions.
-    logits = tf.cast(self.logit_linear(inputs), tf.float32)  # [B, L/p, p, C|1]
-    weights = tf.cast(tf.nn.softmax(logits, axis=-2), inputs.dtype)
-    return tf.reduce_sum(inputs * weights, axis=-2)  # [B, L/p, C]
+    # small differences between neighbouring positions. Written out over the
+    # window axis because tf.nn.softmax on a non-last axis transposes twice.
+    logits = tf.cast(self.logit_linear(windows), tf.float32)  # [B, L/p, p, C|1]
+    logits -= tf.reduce_max(logits, axis=-2, keepdims=True)
+    weights = tf.exp(logits)
+    weights /= tf.reduce_sum(weights, axis=-2, keepdims=True)
+    return tf.reduce_sum(windows * tf.cast(weights, windows.dtype),
+                         axis=-2)  # [B, L/p, C]
 
   def compute_output_shape(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
@@ -82,13 +107,17 @@ class SoftmaxPooling1D(keras.layers.Layer):
 
 
 def pooling_layer(pooling_type: str, pool_size: int,
-                  name: str = 'softmax_pooling') -> keras.layers.Layer:
-  """The reference's `pooling_module`: attention pooling or max pooling."""
+                  name: str = 'softmax_pooling',
+                  **kwargs) -> keras.layers.Layer:
+  """The reference's `pooling_module`: attention pooling or max pooling.
+
+  `kwargs` (e.g. `dtype`) go to the layer's constructor.
+  """
   if pooling_type == 'attention':
     return SoftmaxPooling1D(pool_size=pool_size, per_channel=True,
-                            w_init_scale=2.0, name=name)
+                            w_init_scale=2.0, name=name, **kwargs)
   if pooling_type == 'max':
     return keras.layers.MaxPool1D(pool_size=pool_size, padding='same',
-                                  name=name)
+                                  name=name, **kwargs)
   raise ValueError(f'pooling_type must be one of {POOLING_TYPES}, got '
                    f'{pooling_type!r}.')

@@ -7,6 +7,7 @@ import tf_keras as keras
 from enformer_tf.layers.attention import MultiheadAttention
 from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
+from enformer_tf.layers.recompute import RecomputableDropout
 
 LAYER_NORM_EPSILON = 1e-5
 
@@ -58,17 +59,17 @@ class TransformerBlock(keras.layers.Layer):
       raise ValueError(
           f'num_heads * value_size = {self.mha.num_heads} * '
           f'{self.mha.value_size} must equal channels={self.channels}.')
-    self.mha_dropout = keras.layers.Dropout(self.dropout_rate)
+    self.mha_dropout = RecomputableDropout(self.dropout_rate, dtype=policy)
     self.mlp_layer_norm = keras.layers.LayerNormalization(
         epsilon=LAYER_NORM_EPSILON, name='mlp_layer_norm', dtype=policy)
     self.mlp_linear1 = keras.layers.Dense(
         2 * self.channels, kernel_initializer=sonnet_default_initializer(),
         name='mlp_linear1', dtype=policy)
-    self.mlp_dropout1 = keras.layers.Dropout(self.dropout_rate)
+    self.mlp_dropout1 = RecomputableDropout(self.dropout_rate, dtype=policy)
     self.mlp_linear2 = keras.layers.Dense(
         self.channels, kernel_initializer=sonnet_default_initializer(),
         name='mlp_linear2', dtype=policy)
-    self.mlp_dropout2 = keras.layers.Dropout(self.dropout_rate)
+    self.mlp_dropout2 = RecomputableDropout(self.dropout_rate, dtype=policy)
 
   def build(self, input_shape):
     input_shape = tf.TensorShape(input_shape)

@@ -25,7 +25,7 @@ def test_shared_weights_across_channels():
 def test_zero_scale_is_average_pooling():
   pool = SoftmaxPooling1D(pool_size=2, per_channel=True, w_init_scale=0.0)
   expected = X.reshape(2, 4, 2, 3).mean(axis=2)
-  np.testing.assert_allclose(pool(X).numpy(), expected, rtol=1e-6)
+  np.testing.assert_allclose(pool(X).numpy(), expected, rtol=1e-6, atol=1e-7)
 
 
 def test_matches_numpy_softmax_weighted_sum():
