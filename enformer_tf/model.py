@@ -268,6 +268,15 @@ class Enformer(keras.Model):
     """Validates `[B, L, 4]`, centre-crops long inputs, casts."""
     inputs = tf.convert_to_tensor(inputs)
     length = self._checked_length(inputs.shape)
+    dtype = inputs.dtype
+    if not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+      # tf.cast would fail on strings and silently drop imaginary parts.
+      raise ValueError(
+          'Enformer expects one-hot DNA as numbers (float, int or bool), got '
+          f'dtype {dtype.name}; encode text with '
+          'enformer_tf.data.encoding.one_hot_encode.')
+    if inputs.shape.rank and inputs.shape[0] == 0:
+      raise ValueError('Enformer got an empty batch (0 sequences).')
     if length is None:  # Unknown static length: check at run time.
       tf.debugging.assert_equal(
           tf.shape(inputs)[1] % BIN_SIZE, 0,

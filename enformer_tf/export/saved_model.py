@@ -24,6 +24,7 @@ system.
 import json
 import os
 import shutil
+import zipfile
 from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
@@ -275,7 +276,8 @@ def load_keras_model(path: str) -> keras.Model:
                      "model.save('model.keras').")
   try:
     model = keras.models.load_model(path, compile=False)
-  except (OSError, ValueError, TypeError) as e:
+  except (OSError, ValueError, TypeError, KeyError,
+          zipfile.BadZipFile) as e:
     raise ValueError(f'Could not load the Keras model {path}: {e}') from e
   missing = [a for a in ('embed', 'heads', 'head_layers', 'sequence_length')
              if not hasattr(model, a)]
