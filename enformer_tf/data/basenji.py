@@ -343,6 +343,7 @@ class ReadReport:
 
   Attributes:
     expected_records: records per pass according to statistics.json.
+    num_files: files per pass (set by `load_dataset`).
     files_read: files finished, corrupt ones included.
     records_read: records delivered.
     num_skipped: corrupt files skipped (a file counts once per pass).
@@ -350,13 +351,45 @@ class ReadReport:
       rest of the file is lost: ZLIB streams cannot be resynchronised).
   """
 
-  def __init__(self, expected_records: Optional[int] = None):
+  def __init__(self, expected_records: Optional[int] = None,
+               num_files: Optional[int] = None):
     self.expected_records = expected_records
+    self.num_files = num_files
     self.files_read = 0
     self.records_read = 0
     self.num_skipped = 0
     self.corrupt_files: Dict[str, int] = {}
+    self._records_per_file: Dict[str, int] = {}
     self._lock = threading.Lock()
+
+  @property
+  def records_lost(self) -> Optional[int]:
+    """Records per pass lost to corrupt files, once every file was read.
+
+    `expected_records` minus what one pass delivers (every pass delivers
+    the same); None until each of the `num_files` files has been read once,
+    or if either count is unknown.
+    """
+    with self._lock:
+      if (self.expected_records is None or self.num_files is None
+          or len(self._records_per_file) < self.num_files):
+        return None
+      return max(0, self.expected_records - sum(
+          self._records_per_file.values()))
+
+  def summary(self) -> str:
+    """One line: the corrupt files skipped and the records lost per pass."""
+    with self._lock:
+      files = dict(self.corrupt_files)
+    kept = ', '.join(f'{path} (kept its first {_count(records, "record")})'
+                     for path, records in sorted(files.items()))
+    lost = self.records_lost
+    lost = ('records lost per pass: not known until every file has been '
+            'read' if lost is None else
+            f'{lost} of {_count(self.expected_records, "record")} lost per '
+            'pass')
+    return (f'skipped {_count(len(files), "corrupt TFRecord file")}: {kept}; '
+            f'{lost}')
 
   def add_file(self, path: str, records: int,
                problem: Optional[str] = None) -> None:
@@ -364,6 +397,7 @@ class ReadReport:
     with self._lock:
       self.files_read += 1
       self.records_read += records
+      self._records_per_file[path] = records
       if problem is None:
         return
       self.num_skipped += 1
@@ -378,6 +412,10 @@ class ReadReport:
             f'expected_records={self.expected_records}, '
             f'num_skipped={self.num_skipped}, '
             f'corrupt_files={self.corrupt_files})')
+
+
+def _count(number: int, noun: str) -> str:
+  return f'{number} {noun}' + ('' if number == 1 else 's')
 
 
 def _file_stream(path: tf.Tensor) -> tf.data.Dataset:
@@ -531,6 +569,7 @@ def load_dataset(data_dir: str, split: str, *,
     if not skip_corrupt:
       raise ValueError('report is filled in only with skip_corrupt=True.')
     report.expected_records = statistics[f'{split}_seqs']
+    report.num_files = len(paths)
 
   shuffle = shuffle_buffer > 0
   files = tf.data.Dataset.from_tensor_slices(paths)

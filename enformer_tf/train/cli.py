@@ -6,10 +6,15 @@
 
 `--gin_file` paths are looked up in the working directory, then in the
 repository's `gin/` directory. Running again with the same `--model_dir`
-resumes from the latest checkpoint.
+resumes from the newest readable checkpoint.
+
+Exit status: 0 when done; 1 on an error (one line on stderr); on SIGINT or
+SIGTERM the current step is finished and checkpointed, then 130 (SIGINT) or
+143 (SIGTERM).
 """
 import argparse
 import logging
+import re
 import sys
 from typing import Optional, Sequence
 
@@ -62,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _one_line(error: BaseException) -> str:
   text = ' '.join(str(error).split())
+  # gin appends where it called in; the entry point `train` says nothing,
+  # and object reprs (`<function ... at 0x...>`) are noise.
+  text = re.sub(r"\s*In call to configurable 'train' \(<[^>]*>\)$", '',
+                text)
+  text = re.sub(r' \(<(?:function|class) [^>]*>\)', '', text)
   return f'{type(error).__name__}: {text}' if text else type(error).__name__
 
 
@@ -73,14 +83,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   try:
     trainer = run(args.gin_file, args.gin_param, args.model_dir)
   except USER_ERRORS as error:
-    print(f'enformer-train: error: {_one_line(error)}', file=sys.stderr)
+    hint = ''
+    if isinstance(error, tf.errors.OpError) and (
+        'skip_corrupt=True' in error.message):
+      hint = (" To skip them here: --gin_param 'enformer_tf.train."
+              "basenji_datasets.skip_corrupt = True'.")
+    print(f'enformer-train: error: {_one_line(error)}{hint}', file=sys.stderr)
     return 1
+  except loop.TrainingInterrupted as stop:
+    print(f'enformer-train: {stop}; run the same command to resume.',
+          file=sys.stderr)
+    return stop.exit_code
   except KeyboardInterrupt:
     print('enformer-train: interrupted; resume with the same --model_dir.',
           file=sys.stderr)
     return 130
   print(f'Trained to step {int(trainer.step.numpy())}; checkpoints in '
         f'{trainer.model_dir}.')
+  for head, skipped in trainer.skipped_updates.items():
+    if skipped:
+      print(f'{head}: skipped {skipped} update{"s" * (skipped != 1)} with a '
+            'non-finite loss or gradient.')
+  for name, report in trainer.read_reports.items():
+    if report.num_skipped:
+      print(f'{name} data: {report.summary()}.')
   for head, result in (trainer.last_eval or {}).items():
     print(f'{head}: mean Pearson R {result.mean_pearson_r:.4f}, '
           f'mean R2 {result.mean_r2:.4f} over {len(result.pearson_r)} tracks')

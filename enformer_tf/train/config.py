@@ -39,8 +39,8 @@ GIN_DIR = Path(enformer_tf.__file__).resolve().parent.parent / 'gin'
 
 
 def basenji_datasets(data_dirs: Mapping[str, str], split: str = 'train',
-                     shuffle_buffer: int = 0, seed: Optional[int] = None
-                     ) -> Dict[str, tf.data.Dataset]:
+                     shuffle_buffer: int = 0, seed: Optional[int] = None,
+                     skip_corrupt: bool = False) -> loop.OrganismDatasets:
   """One Basenji2-format split per organism (`basenji.load_dataset`).
 
   Args:
@@ -49,15 +49,23 @@ def basenji_datasets(data_dirs: Mapping[str, str], split: str = 'train',
     split: `'train'`, `'valid'` or `'test'`.
     shuffle_buffer: examples in the shuffle buffer (0: file order).
     seed: shuffle seed (reproducible order).
+    skip_corrupt: skip the rest of a corrupt or truncated TFRecord file
+      (logged, and counted in `Trainer.read_reports`) instead of stopping
+      with an error that names it.
 
   Returns:
-    organism -> unbatched `{'sequence': [L, 4], 'target': [T, N]}` dataset.
+    organism -> unbatched `{'sequence': [L, 4], 'target': [T, N]}` dataset,
+    with a `basenji.ReadReport` per organism in `read_reports` if
+    `skip_corrupt`.
   """
   from enformer_tf.data import basenji  # pylint: disable=g-import-not-at-top
-  return {organism: basenji.load_dataset(data_dir, split,
-                                         shuffle_buffer=shuffle_buffer,
-                                         seed=seed)
-          for organism, data_dir in data_dirs.items()}
+  reports = {organism: basenji.ReadReport() for organism in data_dirs
+             } if skip_corrupt else {}
+  return loop.OrganismDatasets(
+      {organism: basenji.load_dataset(
+          data_dir, split, shuffle_buffer=shuffle_buffer, seed=seed,
+          skip_corrupt=skip_corrupt, report=reports.get(organism))
+       for organism, data_dir in data_dirs.items()}, reports)
 
 
 def random_datasets(heads: Mapping[str, int], num_examples: int = 8,

@@ -11,6 +11,21 @@ with `experimental_distribute_dataset`, per-replica losses are scaled by the
 global batch, and BatchNorm statistics are synchronised by the model
 (`Enformer(synchronized_batch_norm=True)`).
 
+Faults the loop survives (tests/reliability/):
+- SIGKILL or a crash: the restart restores the newest *readable* checkpoint
+  (`checkpointing.restore_newest_readable`); with `deterministic=True` the
+  resumed run ends with the weights of an uninterrupted one.
+- SIGINT / SIGTERM: the step finishes, a checkpoint is saved and
+  `TrainingInterrupted` is raised (`interrupt.StopSignals`).
+- A NaN or infinite loss or gradient norm: detected in the graph, before the
+  optimizer runs, identically on every replica; the update is not applied
+  and training stops (`NonFiniteLossError`) or, with `non_finite='skip'`,
+  goes on and counts it (`non_finite`). Weights that are not finite are
+  never saved.
+- Corrupt TFRecords: the error names the file and the step; with
+  `basenji_datasets(skip_corrupt=True)` the files are skipped and counted in
+  `Trainer.read_reports`.
+
 Two ways to train:
 - `Trainer` / `train` (this module): the multi-organism recipe.
 - `model.fit` (`compile_for_fit`, `fit_dataset`): one organism per dataset;
@@ -18,20 +33,23 @@ Two ways to train:
 """
 import logging
 import os
+import re
 import time
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import gin
-import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 import tqdm
 from tensorflow.core.framework import summary_pb2
 
 from enformer_tf.train import augment as augment_lib
+from enformer_tf.train import checkpointing
 from enformer_tf.train import evaluate as evaluate_lib
+from enformer_tf.train import interrupt
 from enformer_tf.train import losses as losses_lib
 from enformer_tf.train import metrics as metrics_lib
+from enformer_tf.train import non_finite as non_finite_lib
 from enformer_tf.train import schedules
 from enformer_tf.train import strategy as strategy_lib
 
@@ -43,10 +61,23 @@ DataSource = Union[Mapping[str, tf.data.Dataset],
                    Callable[[], Mapping[str, tf.data.Dataset]]]
 LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
 RESUME_DATA = ('skip', 'restart')
+NonFiniteLossError = non_finite_lib.NonFiniteLossError
+TrainingInterrupted = interrupt.TrainingInterrupted
 
 
-class NonFiniteLossError(FloatingPointError):
-  """A loss became NaN or infinite; training stopped before checkpointing."""
+class OrganismDatasets(dict):
+  """organism -> dataset, with the read reports of datasets that have them.
+
+  What `config.basenji_datasets` returns: with `skip_corrupt=True` each
+  dataset skips corrupt TFRecord files and counts them in its
+  `basenji.ReadReport`; the `Trainer` collects those reports
+  (`Trainer.read_reports`) and logs them.
+  """
+
+  def __init__(self, datasets: Mapping[str, tf.data.Dataset],
+               read_reports: Optional[Mapping[str, object]] = None):
+    super().__init__(datasets)
+    self.read_reports = dict(read_reports or {})
 
 
 def adam(learning_rate: LearningRate = schedules.PEAK_LEARNING_RATE
@@ -71,8 +102,7 @@ def scalar_summary(name: str, value, step: int):
                           metadata=metadata)
 
 
-def _resolve_data(data: Optional[DataSource]
-                  ) -> Optional[Dict[str, tf.data.Dataset]]:
+def _resolve_data(data: Optional[DataSource]) -> Optional[Mapping]:
   if data is None:
     return None
   if callable(data):
@@ -80,7 +110,37 @@ def _resolve_data(data: Optional[DataSource]
   if not isinstance(data, Mapping) or not data:
     raise ValueError('Expected a non-empty mapping organism -> tf.data.Dataset '
                      f'(or a callable returning one), got {data!r}.')
-  return dict(data)
+  return data
+
+
+def _clean_message(message: str) -> str:
+  """A TensorFlow runtime error message on one line, without graph noise.
+
+  An `Assert` from the input pipeline (a corrupt TFRecord file, a record of
+  the wrong size) carries a message written for people: that is kept
+  alone. Otherwise the "Graph execution error", node stack traces, function
+  names and op names are dropped.
+  """
+  assertion = re.search(r'assertion failed: \[(.*?)\]\s*(?:\n|$)', message,
+                        flags=re.S)
+  if assertion:
+    message = assertion.group(1)
+  else:
+    lines = [line for line in message.splitlines()
+             if line.strip() and not line.startswith((' ', '\t'))
+             and not line.startswith('Detected at node')
+             and line.strip() != '<stack traces unavailable>']
+    message = re.sub(r'^Graph execution error:', '', ' '.join(lines))
+  message = re.sub(r'\{\{function_node [^}]*\}\}', '', message)
+  message = re.sub(r'\[\[[^\]]*\]\]|\[Op:[^\]]*\]', '', message)
+  # Assert prints its string data with quotes escaped.
+  return ' '.join(message.replace("\\'", "'").split())
+
+
+def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+  resolver = strategy.cluster_resolver
+  cluster = resolver.cluster_spec().as_dict() if resolver else {}
+  return sum(len(tasks) for tasks in cluster.values()) > 1
 
 
 def _check_datasets(datasets: Mapping[str, tf.data.Dataset],
@@ -131,7 +191,8 @@ class Trainer:
   """Trains a multi-head model on one dataset per organism.
 
   Construction builds the model, optimizer and checkpoint inside
-  `strategy.scope()` and restores the latest checkpoint in `model_dir`, so
+  `strategy.scope()` and restores the newest readable checkpoint in
+  `model_dir` (falling back past damaged ones with a warning), so
   `train(num_steps)` continues a stopped run.
 
   Args:
@@ -171,6 +232,17 @@ class Trainer:
       stopped (exact, but reads past the consumed examples); `'restart'`
       starts the stream again with fresh augmentations (fast).
     progress: show a progress bar (chief only).
+    non_finite: what a NaN or infinite loss or gradient norm does. Either
+      way the update is not applied (decided in the graph, the same on every
+      replica) and nothing non-finite is checkpointed. `'stop'` raises
+      `NonFiniteLossError` naming the step and head; `'skip'` logs a warning,
+      counts it in `skipped_updates` and goes on.
+    max_consecutive_skips: with `'skip'`, stop anyway (`NonFiniteLossError`)
+      after this many skipped updates of one head in a row: the run has
+      diverged rather than met a bad batch.
+    handle_signals: on SIGINT/SIGTERM during `train`, finish the step, save
+      a checkpoint and raise `TrainingInterrupted` (main thread, single
+      worker only; elsewhere the signals keep their behaviour).
   """
 
   def __init__(self,
@@ -194,7 +266,10 @@ class Trainer:
                seed: Optional[int] = 0,
                deterministic: bool = False,
                resume_data: str = 'skip',
-               progress: bool = True):
+               progress: bool = True,
+               non_finite: str = 'stop',
+               max_consecutive_skips: int = 10,
+               handle_signals: bool = True):
     for arg, value in (('batch_size', batch_size),
                        ('checkpoint_every', checkpoint_every),
                        ('max_checkpoints', max_checkpoints),
@@ -207,6 +282,8 @@ class Trainer:
     if resume_data not in RESUME_DATA:
       raise ValueError(f'resume_data must be one of {RESUME_DATA}, got '
                        f'{resume_data!r}.')
+    self._guard = non_finite_lib.NonFiniteGuard(non_finite,
+                                                max_consecutive_skips)
     if not model_dir:
       raise ValueError('model_dir must name a directory for checkpoints and '
                        'summaries.')
@@ -230,6 +307,9 @@ class Trainer:
     self.seed = seed
     self.resume_data = resume_data
     self.progress = progress
+    self.non_finite = non_finite
+    self.max_consecutive_skips = max_consecutive_skips
+    self.handle_signals = bool(handle_signals)
     self.is_chief = strategy_lib.is_chief(self.strategy)
     self.last_eval: Optional[Dict[str, evaluate_lib.HeadEvaluation]] = None
     self._eval_writer = None
@@ -242,8 +322,15 @@ class Trainer:
     if seed is not None:
       keras.utils.set_random_seed(seed)
 
-    self.train_data = _resolve_data(train_data)
-    self.eval_data = _resolve_data(eval_data)
+    train_data = _resolve_data(train_data)
+    eval_data = _resolve_data(eval_data)
+    # Reports of datasets that skip corrupt files ('train/human', ...).
+    self.read_reports = {
+        f'{split}/{organism}': report
+        for split, data in (('train', train_data), ('eval', eval_data))
+        for organism, report in getattr(data, 'read_reports', {}).items()}
+    self.train_data = dict(train_data)
+    self.eval_data = dict(eval_data) if eval_data else None
     with self.strategy.scope():
       self.model = model()
       _check_datasets(self.train_data, self.model, 'training')
@@ -255,6 +342,10 @@ class Trainer:
       self.model.build(tf.TensorShape([None, length, 4]))
       self.optimizer = optimizer(
           learning_rate=float(self._learning_rate_at(0)))
+      if not isinstance(self.optimizer, keras.optimizers.Optimizer):
+        raise TypeError(
+            'optimizer must make a tf_keras optimizer (keras.optimizers.'
+            f'Optimizer, not a legacy one); got {type(self.optimizer)}.')
       # Slots for every variable now: each update touches only the trunk and
       # one head.
       self.optimizer.build(self.model.trainable_variables)
@@ -282,18 +373,17 @@ class Trainer:
     return self.learning_rate
 
   def _restore(self):
-    latest = tf.train.latest_checkpoint(self.model_dir)
-    if latest:
-      self.checkpoint.restore(latest).assert_existing_objects_matched()
-      logger.info('Restored %s (step %d).', latest, int(self.step.numpy()))
+    restored = checkpointing.restore_newest_readable(
+        self.checkpoint, self.model_dir, repair_state=self.is_chief)
+    if restored:
+      logger.info('Restored %s (step %d).', restored, int(self.step.numpy()))
 
   def _save_operative_config(self):
     tf.io.gfile.makedirs(self.model_dir)
     config = gin.operative_config_str()
     if config:
-      with tf.io.gfile.GFile(
-          os.path.join(self.model_dir, 'operative_config.gin'), 'w') as f:
-        f.write(config)
+      checkpointing.write_atomically(
+          os.path.join(self.model_dir, 'operative_config.gin'), config)
 
   def _dataset(self, head: str, start_step: int) -> tf.data.Dataset:
     """Repeated, augmented, globally batched stream of one organism."""
@@ -319,7 +409,12 @@ class Trainer:
   # -- The train step ---------------------------------------------------------
 
   def _head_update(self, batch, head: str):
-    """One organism's update on this replica's share of the global batch."""
+    """One organism's update on this replica's share of the global batch.
+
+    Returns:
+      (global loss, global gradient norm, whether the update was applied),
+      the same on every replica.
+    """
     with tf.GradientTape() as tape:
       prediction = evaluate_lib.predict_head(
           self.model, batch['sequence'], head, training=True)  # [b, T, N]
@@ -331,24 +426,29 @@ class Trainer:
     variables = self.model.trainable_variables
     gradients = tape.gradient(loss, variables)
     # The other organisms' heads get no gradient from this loss.
-    self.optimizer.apply_gradients(
+    return non_finite_lib.apply_gradients_if_finite(
+        self.optimizer, loss,
         [(g, v) for g, v in zip(gradients, variables) if g is not None])
-    return loss
 
   def _train_step(self, iterators):
-    """One global step: an update per organism, in order. Cross-replica."""
+    """One global step: an update per organism, in order. Cross-replica.
+
+    Returns:
+      (organism -> (loss, gradient norm, applied), learning rate).
+    """
     learning_rate = tf.cast(self._learning_rate_at(self.step), tf.float32)
     self.optimizer.learning_rate.assign(learning_rate)
-    losses = {}
+    results = {}
     for head in self.heads:
       batch = next(iterators[head])
-      replica_losses = self.strategy.run(
+      replica_results = self.strategy.run(
           lambda batch, head=head: self._head_update(batch, head),
           args=(batch,))
-      losses[head] = self.strategy.reduce(
-          tf.distribute.ReduceOp.SUM, replica_losses, axis=None)
+      # All-reduced in the replica function: any replica's copy will do.
+      results[head] = tuple(self.strategy.experimental_local_results(value)[0]
+                            for value in replica_results)
     self.step.assign_add(1)
-    return losses, learning_rate
+    return results, learning_rate
 
   # -- The loop ---------------------------------------------------------------
 
@@ -359,8 +459,13 @@ class Trainer:
       organism -> mean loss since the last summary (empty if no step ran).
 
     Raises:
-      NonFiniteLossError: a loss was NaN or infinite; nothing from that step
-        on was written to a checkpoint.
+      NonFiniteLossError: with `non_finite='stop'`, a loss or gradient norm
+        was NaN or infinite (that update was not applied); or the weights
+        became non-finite. Nothing from that step was checkpointed.
+      TrainingInterrupted: SIGINT or SIGTERM arrived; the step it arrived in
+        was finished and checkpointed.
+      tf.errors.OpError: e.g. a corrupt TFRecord file; the message names the
+        file, the step and the latest checkpoint.
     """
     start = int(self.step.numpy())
     if start >= num_steps:
@@ -375,54 +480,107 @@ class Trainer:
         os.path.join(self.model_dir, 'train')) if self.is_chief
               else tf.summary.create_noop_writer())
     sums = {head: 0.0 for head in self.heads}
+    counts = {head: 0 for head in self.heads}
     means = {}
     count, interval_start = 0, time.time()
     bar = tqdm.tqdm(total=num_steps, initial=start, unit='step',
                     dynamic_ncols=True, desc='train',
                     disable=not (self.progress and self.is_chief))
+    # A save needs every worker, so one worker cannot stop on its own.
+    signals = interrupt.StopSignals(
+        enabled=self.handle_signals and not _is_multi_worker(self.strategy))
+    logger.info('Training from step %d to %d.', start, num_steps)
     try:
-      with writer.as_default():
+      with writer.as_default(), signals:
         for step in range(start + 1, num_steps + 1):
-          losses, learning_rate = self._train_step_fn(iterators)
-          values = {head: float(loss) for head, loss in losses.items()}
-          self._check_finite(values, step)
+          results, learning_rate = self._run_step(iterators, step)
+          values = {}
+          for head, (loss, gradient_norm, applied) in results.items():
+            self._guard.check(head, bool(applied), float(loss),
+                              float(gradient_norm), step,
+                              self._latest_checkpoint())
+            if bool(applied):
+              values[head] = float(loss)
           for head, value in values.items():
             sums[head] += value
+            counts[head] += 1
           count += 1
           bar.update(1)
           bar.set_postfix({**{h: f'{v:.4f}' for h, v in values.items()},
                            'lr': f'{float(learning_rate):.2e}'}, refresh=False)
           if step % self.summary_every == 0 or step == num_steps:
-            means = {head: total / count for head, total in sums.items()}
+            means = {head: sums[head] / counts[head] for head in self.heads
+                     if counts[head]}
             elapsed = time.time() - interval_start
             for head, mean in means.items():
               scalar_summary(f'loss/{head}', mean, step=step)
+            for head, skipped in self.skipped_updates.items():
+              if skipped:
+                scalar_summary(f'skipped_updates/{head}', skipped, step=step)
             scalar_summary('learning_rate', learning_rate, step=step)
             scalar_summary('steps_per_second', count / max(elapsed, 1e-9),
                            step=step)
             sums = {head: 0.0 for head in self.heads}
+            counts = {head: 0 for head in self.heads}
             count, interval_start = 0, time.time()
+          saved = None
           if step % self.checkpoint_every == 0 or step == num_steps:
-            self._save()
+            saved = self._save()
           if self.eval_data and self.eval_every and (
               step % self.eval_every == 0) and step != num_steps:
             self.evaluate()
+          if signals.received is not None:
+            stop = interrupt.TrainingInterrupted(signals.received, step,
+                                                 saved or self._save())
+            logger.warning('Training %s.', stop)
+            raise stop
     finally:
       bar.close()
       writer.close()
+      self._log_read_reports()
     return means
 
-  def _check_finite(self, values: Mapping[str, float], step: int):
-    for head, value in values.items():
-      if not np.isfinite(value):
-        last = self.manager.latest_checkpoint if self.is_chief else None
-        raise NonFiniteLossError(
-            f'The {head} loss is {value} at global step {step}; training '
-            f'stopped. Nothing from this step was checkpointed (latest '
-            f'checkpoint: {last or "none"}). Lower the learning rate or check '
-            f'the {head} data.')
+  def _run_step(self, iterators, step: int):
+    """`_train_step_fn`, with the step and checkpoint added to data errors."""
+    try:
+      return self._train_step_fn(iterators)
+    except tf.errors.OpError as error:
+      # pylint: disable-next=unidiomatic-typecheck
+      if type(error) is tf.errors.OpError:
+        raise  # The base class: no error code to rebuild it with.
+      last = self._latest_checkpoint()
+      # Same error type, so callers can still tell DataLoss from OOM.
+      raise type(error)(
+          error.node_def, error.op,
+          f'Training stopped at global step {step}: '
+          f'{_clean_message(error.message)} Nothing from this step was '
+          f'checkpointed (latest checkpoint: {last or "none"}).') from error
 
-  def _save(self):
+  @property
+  def skipped_updates(self) -> Dict[str, int]:
+    """organism -> updates skipped for a non-finite loss or gradient."""
+    return {head: self._guard.skipped.get(head, 0) for head in self.heads}
+
+  def _latest_checkpoint(self) -> Optional[str]:
+    return self.manager.latest_checkpoint if self.is_chief else None
+
+  def _log_read_reports(self):
+    for name, report in self.read_reports.items():
+      if report.num_skipped:
+        logger.warning('%s data: %s', name, report.summary())
+
+  def _save(self) -> str:
+    """Saves a checkpoint of this step, unless a weight is not finite."""
+    step = int(self.step.numpy())
+    bad = non_finite_lib.non_finite_variables(
+        self.model.variables + self.optimizer.variables)
+    if bad:
+      last = self._latest_checkpoint()
+      names = ', '.join(bad[:3]) + (', ...' if len(bad) > 3 else '')
+      raise NonFiniteLossError(
+          f'After global step {step}, {len(bad)} variables hold NaN or '
+          f'infinite values ({names}); no checkpoint was written (latest '
+          f'checkpoint: {last or "none"}). Lower the learning rate.')
     path = self.manager.save(checkpoint_number=self.step)
     if not self.is_chief:
       # Other workers take part in the save (it may need collectives) but
