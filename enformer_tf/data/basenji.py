@@ -149,11 +149,11 @@ def read_statistics(data_dir: str) -> Dict[str, Any]:
   if not tf.io.gfile.exists(path):
     raise FileNotFoundError(f'{path}: no such file; expected the dataset\'s '
                             f'statistics.json')
-  with tf.io.gfile.GFile(path, 'r') as f:
-    text = f.read()
+  with tf.io.gfile.GFile(path, 'rb') as f:
+    data = f.read()
   try:
-    statistics = json.loads(text)
-  except json.JSONDecodeError as e:
+    statistics = json.loads(data.decode('utf-8'))
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
     raise ValueError(f'{path}: not valid JSON ({e})') from None
   return validate_statistics(statistics, path)
 

@@ -44,14 +44,27 @@ def run(gin_files: Sequence[str], gin_params: Sequence[str] = (),
   if not gin_files:
     raise ValueError('Give at least one --gin_file, e.g. '
                      '--gin_file experiments/paper.gin.')
-  config.parse_gin(gin_files, gin_params)
+  try:
+    config.parse_gin(gin_files, gin_params)
+  except SyntaxError as e:  # gin's parse errors; not a user-facing type.
+    raise ValueError(
+        f'gin: {e.msg} ({e.filename or "--gin_param"}, line {e.lineno}): '
+        f'{(e.text or "").strip()}') from None
   if model_dir is not None:
     return config.train(model_dir=model_dir)
   return config.train()
 
 
+class _Parser(argparse.ArgumentParser):
+  """An argument parser whose errors are one line, not usage + error."""
+
+  def error(self, message):
+    self.exit(2, f'enformer-train: error: {message} (see enformer-train '
+              '--help)\n')
+
+
 def _parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
+  parser = _Parser(
       prog='enformer-train', description=__doc__.split('\n')[0],
       formatter_class=argparse.RawDescriptionHelpFormatter)
   parser.add_argument('--gin_file', action='append', default=[],

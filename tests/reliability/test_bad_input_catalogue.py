@@ -412,11 +412,7 @@ def statistics_rows() -> List[ApiRow]:
               ValueError, r'target_length=5 is inconsistent with '
               r'\(seq_length - 2 \* crop_bp\) // pool_width'),
       reading('not_utf8', b'{"num_targets": "\xff"}', ValueError,
-              r'statistics\.json.*(UTF-8|JSON)',
-              fix='basenji.py read_statistics: catch UnicodeDecodeError with '
-              'the JSONDecodeError (raise ValueError(f"{path}: not valid '
-              'JSON ({e})") from None); today UnicodeDecodeError escapes '
-              'without the path'),
+              r'statistics\.json.*(UTF-8|JSON)'),
       ApiRow('basenji.load_dataset', 'unknown_split',
              lambda w, tmp: deferred(basenji.load_dataset,
                                      statistics_dir(tmp, STATISTICS),
@@ -1054,14 +1050,6 @@ PREDICT_ROWS = [
            r'--overwrite', existing=True),
 ]
 
-_GIN_SYNTAX_FIX = (
-    'train/cli.py: gin reports a malformed binding as SyntaxError, which '
-    'USER_ERRORS lacks, so it escapes with a traceback; in run(), wrap '
-    'config.parse_gin: `except SyntaxError as e: raise ValueError(f"gin: '
-    '{e.msg} ({e.filename or "--gin_param"}, line {e.lineno}): '
-    '{(e.text or "").strip()}") from None`')
-
-
 def synthetic_data_params(tmp, human):
   return ['SYNTHETIC_HUMAN = ' + repr(str(human)),
           'SYNTHETIC_MOUSE = ' + repr(str(tmp / 'mouse')),
@@ -1070,20 +1058,17 @@ def synthetic_data_params(tmp, human):
 
 TRAIN_ROWS = [
     CliRow('no_gin_file', lambda w, tmp: dict(gin_file=None), 2,
-           r'the following arguments are required: --gin_file',
-           fix='train/cli.py _parser: an ArgumentParser subclass whose '
-           'error() prints one line, as predict_cli._Parser does; today '
-           'argparse prints the usage lines before the error'),
+           r'the following arguments are required: --gin_file'),
     CliRow('missing_gin_file', lambda w, tmp: dict(gin_file=tmp / 'no.gin'),
            1, r"gin file '.*no\.gin' not found in the working directory"),
     CliRow('gin_file_syntax_error',
            lambda w, tmp: dict(gin_file=[
                'experiments/smoke.gin',
                write(tmp, 'bad.gin', 'train.num_steps = \n')]), 1,
-           r'bad\.gin.*line 1', fix=_GIN_SYNTAX_FIX),
+           r'bad\.gin.*line 1'),
     CliRow('gin_param_syntax_error',
            lambda w, tmp: dict(gin_param='train.num_steps = = 3'), 1,
-           r'train\.num_steps = = 3|--gin_param', fix=_GIN_SYNTAX_FIX),
+           r'train\.num_steps = = 3|--gin_param'),
     CliRow('gin_param_unknown_configurable',
            lambda w, tmp: dict(gin_param='foo.bar = 1'), 1,
            r"No configurable matching 'foo'"),
