@@ -212,7 +212,11 @@ def resize_interval(interval: Any, width: int, use_strand: bool = True):
     The same kind of object: a NamedTuple via `_replace`, otherwise a new
     `kipoiseq.Interval` keeping name, score, strand and attrs.
   """
-  if int(width) != width or width < 0:
+  try:
+    integral = int(width) == width
+  except (TypeError, ValueError, OverflowError):  # None, NaN, inf, 'ten'.
+    integral = False
+  if not integral or width < 0:
     raise ValueError(f'resize_interval width must be a non-negative integer, '
                      f'got {width!r}.')
   width = int(width)

@@ -57,6 +57,7 @@ for _code, _letter in enumerate(DNA_LETTERS):
   _BYTE_TO_CODE[ord(_letter)] = _code
   _BYTE_TO_CODE[ord(_letter.lower())] = _code
 del _code, _letter
+_HEX_DIGITS = '0123456789abcdef'
 
 
 def signature_names(heads: Sequence[str]) -> List[str]:
@@ -160,6 +161,22 @@ def check_one_hot_sequence(sequence: tf.Tensor, sequence_length: int,
   return _checked(sequence, checks)
 
 
+def _byte_text(byte: tf.Tensor) -> tf.Tensor:
+  """An int32 byte value as text that is safe in an error message.
+
+  Printable ASCII is shown as itself, any other byte as `0xhh`: the message
+  must be valid UTF-8, since TensorFlow's Python binding decodes it (a raw
+  0xff raised `UnicodeDecodeError` instead of `InvalidArgumentError`) and
+  gRPC and REST carry it as text.
+  """
+  digits = tf.constant(list(_HEX_DIGITS))  # [16]
+  hexadecimal = tf.strings.join(['0x', tf.gather(digits, byte // 16),
+                                 tf.gather(digits, byte % 16)])  # []
+  itself = tf.strings.unicode_encode(byte[tf.newaxis], 'UTF-8')  # []
+  printable = tf.logical_and(byte >= 32, byte < 127)
+  return tf.where(printable, itself, hexadecimal)
+
+
 def dna_to_one_hot(dna: tf.Tensor, sequence_length: int) -> tf.Tensor:
   """Checks and one-hot encodes a batch of DNA strings in the graph.
 
@@ -174,7 +191,8 @@ def dna_to_one_hot(dna: tf.Tensor, sequence_length: int) -> tf.Tensor:
   Raises:
     tf.errors.InvalidArgumentError: at run time, for a wrong rank, an empty
       batch, a string of another length (the lengths are shown) or a letter
-      outside ACGTN (its batch index, position and value are shown).
+      outside ACGTN (its batch index, position and value are shown; a
+      byte that is not printable ASCII as `0xhh`).
   """
   expected = (f'a [batch] vector of DNA strings, each exactly '
               f'{sequence_length:,} letters of A, C, G, T, N (either case)')
@@ -200,14 +218,14 @@ def dna_to_one_hot(dna: tf.Tensor, sequence_length: int) -> tf.Tensor:
         summarize=16)
 
   dna = _checked(dna, [rank_check, batch_check, length_check])
-  codes = tf.cast(tf.io.decode_raw(dna, tf.uint8), tf.int32)  # [B, L]
-  codes = tf.gather(tf.constant(_BYTE_TO_CODE), codes)  # [B, L] in 0..5
+  byte_values = tf.cast(tf.io.decode_raw(dna, tf.uint8), tf.int32)  # [B, L]
+  codes = tf.gather(tf.constant(_BYTE_TO_CODE), byte_values)  # [B, L] 0..5
   invalid = tf.equal(codes, _INVALID_CODE)  # [B, L]
   # The first invalid letter (index 0 when there is none, so always valid).
   first = tf.argmax(tf.reshape(tf.cast(invalid, tf.int32), [-1]),
                     output_type=tf.int32)
   row, position = first // sequence_length, first % sequence_length
-  letter = tf.strings.substr(tf.gather(dna, row), position, 1)
+  letter = _byte_text(tf.gather(tf.reshape(byte_values, [-1]), first))
   alphabet_check = tf.debugging.Assert(
       tf.logical_not(tf.reduce_any(invalid)),
       [f'Invalid input `{DNA_INPUT}`: expected only the letters A, C, G, T '
