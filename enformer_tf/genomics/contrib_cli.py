@@ -34,6 +34,8 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from enformer_tf.genomics import cli_args
+
 PROG = 'enformer-contrib'
 METHODS = ('grad', 'ism', 'attention')
 BIN_SIZE = 128  # bp per output bin (enformer_tf.model.BIN_SIZE).
@@ -44,13 +46,6 @@ MAX_DEFAULT_ISM_BP = 1000
 _GENOMIC = re.compile(
     r'^(?P<chrom>[^\s:]+):(?P<start>[0-9][0-9,_]*)-(?P<end>[0-9][0-9,_]*)$')
 _OFFSETS = re.compile(r'^(?P<start>[0-9]+):(?P<end>[0-9]+)$')
-
-
-class _Parser(argparse.ArgumentParser):
-  """An argument parser whose errors are one line, not usage + error."""
-
-  def error(self, message):
-    self.exit(2, f'{PROG}: error: {message} (see {PROG} --help)\n')
 
 
 class Region(NamedTuple):
@@ -64,7 +59,7 @@ class Region(NamedTuple):
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = _Parser(
+  parser = cli_args.OneLineErrorParser(
       prog=PROG,
       description='Contribution scores of an Enformer prediction over a '
       'genome region: gradient x input, in-silico mutagenesis and attention '
@@ -138,43 +133,6 @@ def parse_methods(values: Optional[Sequence[str]]) -> List[str]:
         raise ValueError(f'--method {item!r} is not one of '
                          f'{", ".join(METHODS)} or all.')
   return [m for m in METHODS if m in chosen]
-
-
-def parse_tracks(text: Optional[str], num_tracks: int,
-                 identifiers: Optional[Sequence[str]] = None
-                 ) -> Optional[List[int]]:
-  """`'0,2,4-6,dnase'` -> track indices in the order given (`None`: all).
-
-  Raises:
-    ValueError: an item is no index, range or known identifier, or an index
-      is out of range.
-  """
-  if text is None:
-    return None
-  by_name = {name: i for i, name in enumerate(identifiers or ())}
-  indices = []
-  for item in (part.strip() for part in text.split(',')):
-    if item in by_name:
-      indices.append(by_name[item])
-      continue
-    first, dash, last = item.partition('-')
-    if first.isdigit() and (not dash or last.isdigit()):
-      low, high = int(first), int(last) if dash else int(first)
-      if low > high:
-        raise ValueError(f'--tracks: range {item!r} is decreasing.')
-      if high >= num_tracks:
-        raise ValueError(f'--tracks: track {high} is out of range; the head '
-                         f'has {num_tracks} tracks (0-{num_tracks - 1}).')
-      indices.extend(range(low, high + 1))
-    elif identifiers is None:
-      raise ValueError(f'--tracks: {item!r} is not a track index or range; '
-                       'give --targets to choose tracks by identifier.')
-    else:
-      shown = ', '.join(repr(n) for n in list(by_name)[:5])
-      more = f', ... ({len(by_name)} in all)' if len(by_name) > 5 else ''
-      raise ValueError(f'--tracks: no track {item!r} in the targets file '
-                       f'(it has {shown}{more}).')
-  return indices
 
 
 def parse_bins(text: str, num_bins: int) -> range:
@@ -296,7 +254,7 @@ def run(args: argparse.Namespace) -> dict:
   bin_starts = window.start + crop_bp + BIN_SIZE * np.arange(num_bins)
   bins = (parse_bins(args.bins, num_bins) if args.bins
           else _default_bins(region, bin_starts))
-  tracks = parse_tracks(args.tracks, num_tracks, identifiers)
+  tracks = cli_args.parse_tracks(args.tracks, num_tracks, identifiers)
   mask = contribution.target_mask(num_bins, num_tracks, bins, tracks)
   ism_window = None
   if 'ism' in methods:

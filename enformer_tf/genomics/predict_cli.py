@@ -24,7 +24,9 @@ import os
 import shutil
 import sys
 import uuid
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
+
+from enformer_tf.genomics import cli_args
 
 PROG = 'enformer-predict'
 FORMATS = {'bigwig': ('bigwig',), 'bedgraph': ('bedgraph',),
@@ -32,15 +34,8 @@ FORMATS = {'bigwig': ('bigwig',), 'bedgraph': ('bedgraph',),
 MAX_TRACK_FILES = 100  # Per format, unless --tracks chooses them.
 
 
-class _Parser(argparse.ArgumentParser):
-  """An argument parser whose errors are one line, not usage + error."""
-
-  def error(self, message):
-    self.exit(2, f'{PROG}: error: {message} (see {PROG} --help)\n')
-
-
 def build_parser() -> argparse.ArgumentParser:
-  parser = _Parser(
+  parser = cli_args.OneLineErrorParser(
       prog=PROG,
       description='Predict an Enformer head over genome regions; write '
       'bigWig / bedGraph per track, a table of every bin and optional PNGs.')
@@ -91,50 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def parse_tracks(text: Optional[str], num_tracks: int,
-                 identifiers: Optional[Sequence[str]] = None
-                 ) -> Optional[List[int]]:
-  """`'0,2,4-6,dnase'` -> track indices, in the order given.
-
-  Args:
-    text: the `--tracks` value; `None` means all tracks (returns `None`).
-    num_tracks: tracks of the head.
-    identifiers: the head's track identifiers (targets.txt), if known.
-
-  Raises:
-    ValueError: an item is no index, range or known identifier, or an
-      index is out of range.
-  """
-  if text is None:
-    return None
-  by_name = {name: i for i, name in enumerate(identifiers or ())}
-  indices = []
-  for item in (part.strip() for part in text.split(',')):
-    if not item:
-      raise ValueError(f'--tracks {text!r} has an empty item.')
-    if item in by_name:
-      indices.append(by_name[item])
-      continue
-    first, dash, last = item.partition('-')
-    if first.isdigit() and (not dash or last.isdigit()):
-      low, high = int(first), int(last) if dash else int(first)
-      if low > high:
-        raise ValueError(f'--tracks: range {item!r} is decreasing.')
-      if high >= num_tracks:
-        raise ValueError(f'--tracks: track {high} is out of range; the head '
-                         f'has {num_tracks} tracks (0-{num_tracks - 1}).')
-      indices.extend(range(low, high + 1))
-    elif identifiers is None:
-      raise ValueError(f'--tracks: {item!r} is not a track index or range; '
-                       'give --targets to choose tracks by identifier.')
-    else:
-      shown = ', '.join(repr(n) for n in list(by_name)[:5])
-      more = f', ... ({len(by_name)} in all)' if len(by_name) > 5 else ''
-      raise ValueError(f'--tracks: no track {item!r} in the targets file '
-                       f'(it has {shown}{more}).')
-  return indices
-
-
 def run(args: argparse.Namespace) -> dict:
   """Predicts and writes what `args` asks for; returns a summary."""
   from enformer_tf.data import atomic, genome, make_data
@@ -178,7 +129,7 @@ def run(args: argparse.Namespace) -> dict:
                          f'head {args.head!r} has {num_tracks}; is it the '
                          f'targets file of this head?')
       identifiers = [t.identifier for t in targets]
-    tracks = parse_tracks(args.tracks, num_tracks, identifiers)
+    tracks = cli_args.parse_tracks(args.tracks, num_tracks, identifiers)
     formats = FORMATS[args.format]
     chosen = num_tracks if tracks is None else len(tracks)
     if formats and chosen > MAX_TRACK_FILES and args.tracks is None:

@@ -25,19 +25,14 @@ import os
 import sys
 from typing import List, Optional, Sequence
 
+from enformer_tf.genomics import cli_args
+
 PROG = 'enformer-score-variants'
 MAX_SHOWN_SKIPS = 100  # Skipped records printed one by one; the rest counted.
 
 
-class _Parser(argparse.ArgumentParser):
-  """An argument parser whose errors are one line, not usage + error."""
-
-  def error(self, message):
-    self.exit(2, f'{PROG}: error: {message} (see {PROG} --help)\n')
-
-
 def build_parser() -> argparse.ArgumentParser:
-  parser = _Parser(
+  parser = cli_args.OneLineErrorParser(
       prog=PROG,
       description='Score the variants of a VCF with an Enformer head: SAD '
       'and SAR per track, to TSV (and HDF5).')
@@ -138,8 +133,7 @@ def run(args: argparse.Namespace, echo=print):
   """
   from enformer_tf.data import genome
   from enformer_tf.data import targets as targets_lib
-  from enformer_tf.genomics import (models, predict_cli, score_writers,
-                                    variant_effects)
+  from enformer_tf.genomics import models, score_writers, variant_effects
 
   if args.batch_size < 1:
     raise ValueError(f'--batch_size must be positive, got {args.batch_size}.')
@@ -173,7 +167,7 @@ def run(args: argparse.Namespace, echo=print):
     if args.rc and any(t.strand_pair is not None for t in targets):
       strand_pairs = [t.index if t.strand_pair is None else t.strand_pair
                       for t in targets]
-  tracks = predict_cli.parse_tracks(args.tracks, num_tracks, identifiers)
+  tracks = cli_args.parse_tracks(args.tracks, num_tracks, identifiers)
 
   shown = [0]
 

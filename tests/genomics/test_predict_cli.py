@@ -8,7 +8,7 @@ import pytest
 
 from enformer_tf import Enformer
 from enformer_tf.data import synthetic
-from enformer_tf.genomics import (intervals, models, predict_cli,
+from enformer_tf.genomics import (cli_args, intervals, models, predict_cli,
                                   track_writers)
 from random_weights import randomise_weights
 
@@ -224,13 +224,13 @@ def test_usage_errors_are_one_line(argv, capsys):
 
 
 def test_parse_tracks():
-  assert predict_cli.parse_tracks(None, 5) is None
-  assert predict_cli.parse_tracks('4,0-2', 5) == [4, 0, 1, 2]
-  assert predict_cli.parse_tracks('b, 0', 3, ['a', 'b', 'c']) == [1, 0]
+  assert cli_args.parse_tracks(None, 5) is None
+  assert cli_args.parse_tracks('4,0-2', 5) == [4, 0, 1, 2]
+  assert cli_args.parse_tracks('b, 0', 3, ['a', 'b', 'c']) == [1, 0]
   for text, message in (('2-1', 'decreasing'), ('0,,1', 'empty item'),
                         ('x', 'give --targets'), ('5', 'out of range')):
     with pytest.raises(ValueError, match=message):
-      predict_cli.parse_tracks(text, 5)
+      cli_args.parse_tracks(text, 5)
 
 
 def test_readme_example_on_the_synthetic_genome(trained_synthetic, tmp_path):

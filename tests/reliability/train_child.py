@@ -132,8 +132,11 @@ _registered = []
 def register_gin():
   """Registers `reliability.ToyModel` and `reliability.toy_datasets` once."""
   if not _registered:
-    gin.external_configurable(ToyModel, module='reliability')
-    gin.external_configurable(toy_datasets, module='reliability')
+    # An earlier test in this process may have parsed (and so locked) a
+    # config; registering is still allowed.
+    with gin.unlock_config():
+      gin.external_configurable(ToyModel, module='reliability')
+      gin.external_configurable(toy_datasets, module='reliability')
     _registered.append(True)
 
 
