@@ -67,12 +67,6 @@ def a_mask(seed=3):
 # -- Gradient x input ----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    'Open defect (noted on issue 5/7): after tests/genomics/test_contrib_cli.py '
-    'has run in the same process, this module\'s model gets other random '
-    'weights and the analytic gradient differs from Richardson-extrapolated '
-    'central differences by 3-25% in 4 of 10 directions; alone it passes. '
-    'The ISM / gradient x input agreement tests below still hold.'))
 def test_gradient_matches_central_finite_differences(model, sequence):
   mask = a_mask()
   result = contribution.gradient_times_input(model, sequence, 'human', mask)
@@ -101,10 +95,12 @@ def test_gradient_matches_central_finite_differences(model, sequence):
     return (values[:len(directions)] -
             values[len(directions):]) / (2 * eps)  # [D]
 
-  # Richardson extrapolation cancels the eps**2 error of central
-  # differences, which GELU and softmax curvature make visible at eps 1e-2.
-  finite_difference = (4 * central_difference(5e-3) -
-                       central_difference(1e-2)) / 3
+  # Float32 forward passes carry ~1e-7 relative noise (kernel choice varies
+  # with batch and load), which a small eps turns into large derivative
+  # errors; a larger eps with Richardson extrapolation (cancelling the
+  # eps**2 term of central differences) keeps both errors small.
+  finite_difference = (4 * central_difference(2.5e-2) -
+                       central_difference(5e-2)) / 3
   analytic = (result.gradients[np.newaxis] * directions).sum(axis=(1, 2))
   scale = np.abs(result.scores).max()
   assert scale > 1e-4  # The model does depend on the sequence.
