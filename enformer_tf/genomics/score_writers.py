@@ -37,7 +37,29 @@ def check_output_path(path: str, what: str = 'output') -> str:
   return path
 
 
-class TsvScoreWriter:
+class _PartialFile:
+  """`finish()` and `abandon()` of a writer appending to `partial_path`.
+
+  Subclasses set `path`, `partial_path`, `num_rows` and `_file` (anything
+  with `close()`).
+  """
+
+  def finish(self) -> str:
+    self._file.close()
+    os.replace(self.partial_path, self.path)
+    return self.path
+
+  def abandon(self) -> Optional[str]:
+    """Closes the partial file; returns its path, or `None` if it had no
+    rows (then it is removed)."""
+    self._file.close()
+    if not self.num_rows:
+      os.remove(self.partial_path)
+      return None
+    return self.partial_path
+
+
+class TsvScoreWriter(_PartialFile):
   """Rows of SAD and SAR, written to `<path>.partial` as they come.
 
   Columns: `chrom pos id ref alt vcf_line` (POS 1-based, as in the VCF),
@@ -72,22 +94,8 @@ class TsvScoreWriter:
     self._file.flush()  # A later failure must not lose these rows.
     self.num_rows += len(rows)
 
-  def finish(self) -> str:
-    self._file.close()
-    os.replace(self.partial_path, self.path)
-    return self.path
 
-  def abandon(self) -> Optional[str]:
-    """Closes the partial file; returns its path, or `None` if it had no
-    rows (then it is removed)."""
-    self._file.close()
-    if not self.num_rows:
-      os.remove(self.partial_path)
-      return None
-    return self.partial_path
-
-
-class H5ScoreWriter:
+class H5ScoreWriter(_PartialFile):
   """SAD and SAR in HDF5, appended batch by batch to `<path>.partial`.
 
   Datasets (`N` variants, `T` tracks): `sad`, `sar` float32 `[N, T]`;
@@ -154,15 +162,4 @@ class H5ScoreWriter:
 
   def finish(self) -> str:
     self._file.attrs['complete'] = True
-    self._file.close()
-    os.replace(self.partial_path, self.path)
-    return self.path
-
-  def abandon(self) -> Optional[str]:
-    """Closes the partial file; returns its path, or `None` if it had no
-    rows (then it is removed)."""
-    self._file.close()
-    if not self.num_rows:
-      os.remove(self.partial_path)
-      return None
-    return self.partial_path
+    return super().finish()
