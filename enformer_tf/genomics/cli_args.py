@@ -3,6 +3,11 @@ import argparse
 from typing import List, Optional, Sequence
 
 
+def one_line(error: BaseException) -> str:
+  """An exception's message on one line (its type if it has none)."""
+  return ' '.join(str(error).split()) or type(error).__name__
+
+
 class OneLineErrorParser(argparse.ArgumentParser):
   """An argument parser whose errors are one line, not usage + error."""
 

@@ -386,8 +386,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   try:
     summary = run(args)
   except (ValueError, OSError, tf.errors.OpError) as e:
-    message = ' '.join(str(e).split()) or type(e).__name__
-    print(f'{PROG}: error: {message}', file=sys.stderr)
+    print(f'{PROG}: error: {cli_args.one_line(e)}', file=sys.stderr)
     return 1
   print(f'{PROG}: {summary["head"]} {", ".join(summary["track_names"])} '
         f'over bins {summary["bins"][0]}-{summary["bins"][1] - 1} '

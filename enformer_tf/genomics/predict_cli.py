@@ -223,8 +223,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   try:
     summary = run(args)
   except (ValueError, OSError, tf.errors.OpError) as e:
-    message = ' '.join(str(e).split()) or type(e).__name__
-    print(f'{PROG}: error: {message}', file=sys.stderr)
+    print(f'{PROG}: error: {cli_args.one_line(e)}', file=sys.stderr)
     return 1
   files = summary['bigwig'] + summary['bedgraph']
   print(f'{PROG}: {args.head} tracks {", ".join(summary["tracks"])} over '

@@ -222,8 +222,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
              if kept else 'nothing was written'), file=sys.stderr)
     return 130
   except (ValueError, OSError, tf.errors.OpError) as e:
-    message = ' '.join(str(e).split()) or type(e).__name__
-    print(f'{PROG}: error: {message}', file=sys.stderr)
+    print(f'{PROG}: error: {cli_args.one_line(e)}', file=sys.stderr)
     return 1
   print(f'{PROG}: {summary.message()}')
   print(f'{PROG}: wrote {", ".join(summary.outputs)} '
