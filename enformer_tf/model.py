@@ -19,6 +19,7 @@ from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 recompute_grad)
 from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
+from enformer_tf.layers.precision import at_least_float32
 
 SEQUENCE_LENGTH = 196_608
 BIN_SIZE = 128  # Stem pooling (2) x six conv-tower poolings (2**6).
@@ -70,7 +71,9 @@ class Enformer(keras.Model):
       `mixed_bfloat16` policy for every layer but the heads), whatever the
       global policy. Softmaxes (attention, pooling), BatchNorm and LayerNorm
       statistics, the positional basis and the heads stay in float32; see
-      the comments where each is cast. `False` follows the global policy.
+      the comments where each is cast. `False` follows the global policy,
+      or Keras' `dtype` argument: `dtype='float64'` gives a float64 model
+      throughout (slow; for checking gradients against finite differences).
     recompute_grad: in training, keep only the inputs of the stem, of each
       conv-tower block and of each transformer block for the backward pass
       and recompute their activations there (`layers.recompute_grad`): less
@@ -83,7 +86,8 @@ class Enformer(keras.Model):
     training: enables dropout and BatchNorm batch statistics.
 
   Returns:
-    dict organism -> `[B, target_length, tracks]` (softplus, float32).
+    dict organism -> `[B, target_length, tracks]` (softplus, float32; float64
+    in a float64 model).
   """
 
   def __init__(self,
@@ -108,6 +112,10 @@ class Enformer(keras.Model):
                **kwargs):
     kwargs.setdefault('name', 'enformer')
     if mixed_bfloat16:
+      if kwargs.get('dtype') not in (None, 'mixed_bfloat16'):
+        raise ValueError(
+            f'mixed_bfloat16=True sets the dtype policy; got also '
+            f'dtype={kwargs["dtype"]!r}. Pass one or the other.')
       kwargs['dtype'] = 'mixed_bfloat16'
     super().__init__(**kwargs)
     heads = dict(DEFAULT_HEADS if heads is None else heads)
@@ -138,9 +146,13 @@ class Enformer(keras.Model):
     self.synchronized_batch_norm = bool(synchronized_batch_norm)
     self.mixed_bfloat16 = bool(mixed_bfloat16)
     self.recompute_grad = bool(recompute_grad)
-    # Every layer gets this policy explicitly: a layer left on a float32
-    # global policy would cast its bfloat16 inputs back to float32.
-    self._layer_dtype = 'mixed_bfloat16' if self.mixed_bfloat16 else None
+    # Every layer gets the model's policy explicitly: a layer left on the
+    # float32 global policy would cast bfloat16 (or float64) inputs to float32.
+    self._layer_dtype = self.dtype_policy.name
+    if self.dtype_policy.variable_dtype not in ('float32', 'float64'):
+      raise ValueError(
+          f'Enformer computes in float32, mixed_bfloat16 or float64; got '
+          f'dtype policy {self._layer_dtype!r}.')
 
     filters = conv_tower_filters(self.channels, self.conv_tower_divisible_by)
     if min(filters) < 1 or filters[-1] != self.channels:
@@ -159,9 +171,9 @@ class Enformer(keras.Model):
         organism: keras.layers.Dense(
             tracks, activation='softplus', name=f'head_{organism}',
             kernel_initializer=sonnet_default_initializer(),
-            # Heads in float32: softplus outputs are counts the Poisson loss
-            # takes logs of.
-            dtype='float32')
+            # Heads in float32 (float64 in a float64 model): softplus outputs
+            # are counts the Poisson loss takes logs of.
+            dtype=at_least_float32(self.dtype_policy.compute_dtype).name)
         for organism, tracks in self.heads.items()}
 
   # -- Construction -----------------------------------------------------------
@@ -225,7 +237,12 @@ class Enformer(keras.Model):
     input_shape = tf.TensorShape(input_shape)
     length = self._checked_length(input_shape)
     trunk_input_shape = input_shape[:1].concatenate([length, 4])
-    build_sublayer(self.trunk, trunk_input_shape)
+    # Built by a symbolic call rather than `build` so that its input layer
+    # takes the compute dtype: built from a shape alone it would be float32,
+    # and the trunk would round float64 inputs to float32 (and take bfloat16
+    # ones through a float32 copy).
+    self.trunk(keras.Input(batch_shape=trunk_input_shape,
+                           dtype=self.compute_dtype))
     embedding_shape = self.trunk.compute_output_shape(trunk_input_shape)
     for head in self.head_layers.values():
       build_sublayer(head, embedding_shape)
@@ -353,7 +370,9 @@ class Enformer(keras.Model):
         conv_tower_divisible_by=self.conv_tower_divisible_by,
         synchronized_batch_norm=self.synchronized_batch_norm,
         mixed_bfloat16=self.mixed_bfloat16,
-        recompute_grad=self.recompute_grad)
+        recompute_grad=self.recompute_grad,
+        **({} if self.mixed_bfloat16 or self._layer_dtype == 'float32'
+           else {'dtype': self._layer_dtype}))
 
   @classmethod
   def from_config(cls, config, custom_objects=None):

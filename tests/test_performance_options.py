@@ -3,6 +3,7 @@
 - inference ConvBlock (BatchNorm folded into one multiply-add) and the pair
   form of SoftmaxPooling1D equal the Keras BatchNorm / softmax formulas;
 - `mixed_bfloat16=True` tracks float32 (per-track Pearson R >= 0.999);
+- `dtype='float64'` computes in float64 throughout;
 - `recompute_grad=True` gives the gradients, the outputs and the BatchNorm
   updates of `recompute_grad=False`, dropout included.
 """
@@ -120,6 +121,43 @@ def test_mixed_bfloat16_ignores_global_float32_and_round_trips():
   assert model.head_layers['human'].compute_dtype == 'float32'
   restored = Enformer.from_config(model.get_config())
   assert restored.mixed_bfloat16 and restored.compute_dtype == 'bfloat16'
+  # No float32 copy of the bfloat16 activations at any Sequential's entry.
+  assert all(s.inputs[0].dtype == tf.bfloat16 for s in sequentials(model))
+
+
+def sequentials(model):
+  found = [model.trunk]
+  for layer in found:
+    found += [l for l in layer.layers if isinstance(l, keras.Sequential)]
+  return found
+
+
+def test_float64_model_is_float64_throughout():
+  """`dtype='float64'`: no step rounds to float32 (finite-difference checks)."""
+  keras.utils.set_random_seed(0)
+  reference = small_model()
+  model = small_model(dtype='float64')
+  model.set_weights(reference.get_weights())
+  assert all(v.dtype == tf.float64 for v in model.weights)
+  assert all(s.inputs[0].dtype == tf.float64 for s in sequentials(model))
+  x = random_dna(2, 2048, seed=2).astype('float64')
+  got = model(x, training=False)
+  want = reference(x.astype('float32'), training=False)
+  for head in want:
+    assert got[head].dtype == tf.float64
+    np.testing.assert_allclose(got[head].numpy(), want[head].numpy(),
+                               rtol=1e-4)
+  # A perturbation far below float32's resolution of the inputs still
+  # moves the outputs: nothing rounded them to float32 on the way.
+  nudged = model(x + 1e-9, training=False)['human'].numpy()
+  assert not np.array_equal(nudged, got['human'].numpy())
+  restored = Enformer.from_config(model.get_config())
+  assert restored.compute_dtype == 'float64' and not restored.mixed_bfloat16
+  assert 'dtype' not in reference.get_config()  # float32 configs unchanged.
+  with pytest.raises(ValueError, match='Pass one or the other'):
+    Enformer(mixed_bfloat16=True, dtype='float64')
+  with pytest.raises(ValueError, match="got dtype policy 'float16'"):
+    Enformer(dtype='float16')
 
 
 def _gradients(model, x, y, training=True):

@@ -7,6 +7,7 @@ import tf_keras as keras
 from enformer_tf import positional
 from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import attention_initializer
+from enformer_tf.layers.precision import at_least_float32
 from enformer_tf.layers.recompute import RecomputableDropout
 
 
@@ -117,11 +118,13 @@ class MultiheadAttention(keras.layers.Layer):
         kernel_initializer='zeros' if self.zero_initialize else None)
     if self.relative_positions:
       self.r_k_layer = projection(key_proj_size, 'r_k_layer')
-    # Both dropouts act on float32 tensors (softmax weights, basis features).
+    # Both dropouts act on float32 (or float64) tensors: the softmax weights
+    # and the basis features.
+    precise = at_least_float32(self.compute_dtype).name
     self.attention_dropout = RecomputableDropout(self.attention_dropout_rate,
-                                                 dtype='float32')
+                                                 dtype=precise)
     self.positional_dropout = RecomputableDropout(
-        self.positional_dropout_rate, dtype='float32')
+        self.positional_dropout_rate, dtype=precise)
 
   def build(self, input_shape):
     channels = input_shape[-1]
@@ -193,7 +196,8 @@ class MultiheadAttention(keras.layers.Layer):
 
     # Softmax in float32: in bfloat16 logits of a 1536-long row lose the
     # differences that decide where attention goes.
-    weights = tf.nn.softmax(tf.cast(logits, tf.float32))  # [B, H, T, T]
+    weights = tf.nn.softmax(tf.cast(
+        logits, at_least_float32(self.compute_dtype)))  # [B, H, T, T]
     dropped = tf.cast(self.attention_dropout(weights, training=training),
                       self.compute_dtype)
     output = tf.matmul(dropped, v)  # [B, H, T, V]

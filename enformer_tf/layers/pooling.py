@@ -3,6 +3,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers.building import build_sublayer
+from enformer_tf.layers.precision import at_least_float32
 
 POOLING_TYPES = ('attention', 'max')
 
@@ -78,7 +79,8 @@ class SoftmaxPooling1D(keras.layers.Layer):
     first, second = windows[:, :, 0], windows[:, :, 1]  # [B, L/2, C] each
     diff = first - second  # [B, L/2, C]
     # The sigmoid in float32, for the same reason as the softmax below.
-    logit_gap = tf.cast(self.logit_linear(diff), tf.float32)  # [B, L/2, C|1]
+    logit_gap = tf.cast(self.logit_linear(diff),
+                        at_least_float32(diff.dtype))  # [B, L/2, C|1]
     weight = tf.cast(tf.nn.sigmoid(logit_gap), diff.dtype)
     return second + weight * diff  # [B, L/2, C]
 
@@ -86,7 +88,8 @@ class SoftmaxPooling1D(keras.layers.Layer):
     # Softmax in float32: under bfloat16 the window weights would lose the
     # small differences between neighbouring positions. Written out over the
     # window axis because tf.nn.softmax on a non-last axis transposes twice.
-    logits = tf.cast(self.logit_linear(windows), tf.float32)  # [B, L/p, p, C|1]
+    logits = tf.cast(self.logit_linear(windows),
+                     at_least_float32(windows.dtype))  # [B, L/p, p, C|1]
     logits -= tf.reduce_max(logits, axis=-2, keepdims=True)
     weights = tf.exp(logits)
     weights /= tf.reduce_sum(weights, axis=-2, keepdims=True)
