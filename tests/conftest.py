@@ -6,6 +6,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
 
 # MirroredStrategy tests need two replicas; split the CPU before TF starts.
 _cpus = tf.config.list_physical_devices('CPU')
@@ -18,8 +19,10 @@ except RuntimeError:  # Already initialised by an earlier import.
 
 @pytest.fixture(autouse=True)
 def _seed():
-  np.random.seed(0)
-  tf.random.set_seed(0)
+  # Python, NumPy and TF seeds together: tf-keras initializers without a
+  # seed draw from Python's `random`, which `tf.random.set_seed` leaves
+  # alone, so each test's weights would depend on the tests before it.
+  keras.utils.set_random_seed(0)
   yield
 
 
