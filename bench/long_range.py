@@ -207,7 +207,7 @@ def train_one(args):
     tf.config.threading.set_inter_op_parallelism_threads(max(1, threads))
 
   from enformer_tf.model import Enformer
-  from enformer_tf.train import config, evaluate, loop, schedules
+  from enformer_tf.train import config, loop, schedules
 
   with open(args._records) as f:
     records = json.load(f)

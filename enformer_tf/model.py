@@ -7,7 +7,7 @@ The layer tree mirrors deepmind-research `enformer/enformer.py`
 `trunk/transformer/transformer_block_{i}`, `trunk/final_pointwise`,
 `head_{organism}`), so converting the official weights is a table.
 """
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf

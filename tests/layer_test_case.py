@@ -10,7 +10,6 @@ import os
 import tempfile
 
 import numpy as np
-import tensorflow as tf
 import tf_keras as keras
 
 

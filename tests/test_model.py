@@ -1,6 +1,5 @@
 """The Enformer model: architecture, parity wiring, inputs, serialization."""
 import json
-import os
 
 import numpy as np
 import pytest

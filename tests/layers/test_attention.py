@@ -1,8 +1,6 @@
 """MultiheadAttention and TransformerBlock against a naive NumPy oracle."""
 import numpy as np
 import pytest
-import tensorflow as tf
-import tf_keras as keras
 
 from enformer_tf.layers import MultiheadAttention, TransformerBlock
 from layer_test_case import run_layer_test

@@ -1,7 +1,6 @@
 """ConvBlock, Residual, TargetLengthCrop1D and the GELU approximation."""
 import numpy as np
 import pytest
-import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,

@@ -1,7 +1,6 @@
 """SoftmaxPooling1D and the pooling factory."""
 import numpy as np
 import pytest
-import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers import SoftmaxPooling1D, pooling_layer
