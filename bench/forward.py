@@ -12,6 +12,7 @@ peak resident memory.
   python bench/forward.py --mixed_bfloat16     # Enformer(mixed_bfloat16=True)
   python bench/forward.py --compare_bfloat16   # float32 and bfloat16 models
       # side by side (runs interleaved): speed-up and per-track Pearson R
+  python bench/forward.py --inference_chunk_length 0  # whole length at once
 """
 import argparse
 import os
@@ -48,6 +49,9 @@ def main(argv=None):
   parser.add_argument('--channels', type=int, default=1536,
                       help='narrower models for a quick check of the script')
   parser.add_argument('--num_transformer_layers', type=int, default=11)
+  parser.add_argument('--inference_chunk_length', type=int, default=49_152,
+                      help='Enformer(inference_chunk_length=...); 0 runs the '
+                      'whole length at once (the peak-memory comparison)')
   args = parser.parse_args(argv)
 
   bf16 = args.mixed_bfloat16 or args.compare_bfloat16
@@ -59,7 +63,8 @@ def main(argv=None):
         sequence_length=max(args.sequence_length, enformer_tf.SEQUENCE_LENGTH),
         target_length=min(enformer_tf.TARGET_LENGTH,
                           args.sequence_length // enformer_tf.BIN_SIZE),
-        mixed_bfloat16=mixed)
+        mixed_bfloat16=mixed,
+        inference_chunk_length=args.inference_chunk_length or None)
 
     @tf.function(jit_compile=args.jit_compile)
     def forward(inputs):
@@ -75,6 +80,7 @@ def main(argv=None):
   record = dict(
       bench='forward', jit_compile=args.jit_compile, batch=args.batch,
       sequence_length=args.sequence_length, channels=args.channels,
+      inference_chunk_length=args.inference_chunk_length or None,
       num_transformer_layers=args.num_transformer_layers)
 
   def rates(seconds, roofline):

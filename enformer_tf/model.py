@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from enformer_tf import positional
+from enformer_tf import chunked_inference, positional
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 TransformerBlock, gelu, pooling_layer,
                                 recompute_grad)
@@ -78,6 +78,11 @@ class Enformer(keras.Model):
       conv-tower block and of each transformer block for the backward pass
       and recompute their activations there (`layers.recompute_grad`): less
       memory for about one more forward pass. Inference is unchanged.
+    inference_chunk_length: in inference, inputs longer than this many bp run
+      the stem and the first two conv-tower blocks in chunks of this length
+      (with a halo covering their receptive field; `chunked_inference`):
+      the same outputs with less peak memory. A multiple of 128; `None`
+      runs the whole length at once.
 
   Call args:
     inputs: one-hot DNA `[B, L, 4]` (A, C, G, T; N = zeros). `L` is a
@@ -109,6 +114,7 @@ class Enformer(keras.Model):
                synchronized_batch_norm: bool = True,
                mixed_bfloat16: bool = False,
                recompute_grad: bool = False,
+               inference_chunk_length: Optional[int] = 49_152,
                **kwargs):
     kwargs.setdefault('name', 'enformer')
     if mixed_bfloat16:
@@ -124,7 +130,8 @@ class Enformer(keras.Model):
     _validate(channels=channels, num_transformer_layers=num_transformer_layers,
               num_heads=num_heads, pooling_type=pooling_type, heads=heads,
               target_length=target_length, sequence_length=sequence_length,
-              conv_tower_divisible_by=conv_tower_divisible_by)
+              conv_tower_divisible_by=conv_tower_divisible_by,
+              inference_chunk_length=inference_chunk_length)
     self.channels = int(channels)
     self.num_transformer_layers = int(num_transformer_layers)
     self.num_heads = int(num_heads)
@@ -146,6 +153,8 @@ class Enformer(keras.Model):
     self.synchronized_batch_norm = bool(synchronized_batch_norm)
     self.mixed_bfloat16 = bool(mixed_bfloat16)
     self.recompute_grad = bool(recompute_grad)
+    self.inference_chunk_length = (None if inference_chunk_length is None
+                                   else int(inference_chunk_length))
     # Every layer gets the model's policy explicitly: a layer left on the
     # float32 global policy would cast bfloat16 (or float64) inputs to float32.
     self._layer_dtype = self.dtype_policy.name
@@ -318,7 +327,45 @@ class Enformer(keras.Model):
     inputs = self._prepare_inputs(inputs)
     if self.recompute_grad and training is True:
       return self._recomputing_trunk(inputs)
+    if self._runs_in_chunks(inputs, training):
+      return self._chunked_trunk(inputs)
     return self.trunk(inputs, training=training)
+
+  def _runs_in_chunks(self, inputs, training) -> bool:
+    if training is None:
+      training = keras.backend.learning_phase()
+    inference = isinstance(training, (bool, int)) and not training
+    length = inputs.shape[1]
+    return (inference and self.inference_chunk_length is not None and
+            length is not None and length > self.inference_chunk_length)
+
+  def _chunked_trunk(self, x):
+    """The trunk in inference, its high-resolution start in chunks."""
+    _, _, transformer, crop, final_pointwise = self.trunk.layers
+    x = self._chunked_conv_tower(x)
+    for block in transformer.layers:
+      x = block(x, training=False)
+    return final_pointwise(crop(x), training=False)
+
+  def _chunked_conv_tower(self, x):
+    """Stem and conv tower in inference, the first blocks in chunks."""
+    stem, conv_tower = self.trunk.layers[:2]
+    chunked = conv_tower.layers[:chunked_inference.CHUNKED_TOWER_BLOCKS]
+    reduction = 2**(1 + len(chunked))  # The stem's pool and one per block.
+    radius = chunked_inference.receptive_radius(stem, chunked)
+    halo = -(-radius // reduction) * reduction
+
+    def high_resolution(piece):
+      piece = stem(piece, training=False)
+      for block in chunked:
+        piece = block(piece, training=False)
+      return piece
+
+    x = chunked_inference.run_in_chunks(
+        high_resolution, x, self.inference_chunk_length, halo, reduction)
+    for block in conv_tower.layers[len(chunked):]:
+      x = block(x, training=False)
+    return x
 
   def _recomputing_trunk(self, x):
     """The trunk in training, recomputing each block in the backward pass."""
@@ -341,8 +388,11 @@ class Enformer(keras.Model):
     `T` is the number of 128-bp bins before the final crop.
     """
     stem, conv_tower, transformer = self.trunk.layers[:3]
-    x = conv_tower(stem(self._prepare_inputs(inputs), training=False),
-                   training=False)
+    x = self._prepare_inputs(inputs)
+    if self._runs_in_chunks(x, training=False):
+      x = self._chunked_conv_tower(x)
+    else:
+      x = conv_tower(stem(x, training=False), training=False)
     weights = []
     for block in transformer.layers:
       x, block_weights = block(x, training=False,
@@ -371,6 +421,7 @@ class Enformer(keras.Model):
         synchronized_batch_norm=self.synchronized_batch_norm,
         mixed_bfloat16=self.mixed_bfloat16,
         recompute_grad=self.recompute_grad,
+        inference_chunk_length=self.inference_chunk_length,
         **({} if self.mixed_bfloat16 or self._layer_dtype == 'float32'
            else {'dtype': self._layer_dtype}))
 
@@ -390,7 +441,8 @@ class Enformer(keras.Model):
 
 
 def _validate(*, channels, num_transformer_layers, num_heads, pooling_type,
-              heads, target_length, sequence_length, conv_tower_divisible_by):
+              heads, target_length, sequence_length, conv_tower_divisible_by,
+              inference_chunk_length):
   """Argument checks with messages that name the argument and the value."""
   for arg, value in (('channels', channels), ('num_heads', num_heads),
                      ('conv_tower_divisible_by', conv_tower_divisible_by)):
@@ -420,6 +472,12 @@ def _validate(*, channels, num_transformer_layers, num_heads, pooling_type,
     if value is not None and (int(value) != value or value < 1):
       raise ValueError(f'{arg} must be a positive integer or None, got '
                        f'{value!r}.')
+  if inference_chunk_length is not None and (
+      int(inference_chunk_length) != inference_chunk_length or
+      inference_chunk_length < BIN_SIZE or inference_chunk_length % BIN_SIZE):
+    raise ValueError(
+        f'inference_chunk_length must be a positive multiple of {BIN_SIZE} '
+        f'or None, got {inference_chunk_length!r}.')
   if sequence_length is not None:
     if sequence_length % BIN_SIZE:
       raise ValueError(f'sequence_length={sequence_length} must be a multiple '
