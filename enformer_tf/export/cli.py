@@ -84,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
                       '(repeatable; other heads keep all tracks)')
   parser.add_argument('--float16', action='store_true',
                       help='serve float16 outputs (half the response size)')
+  parser.add_argument('--mixed_bfloat16', action='store_true',
+                      help='compute in bfloat16 with the same weights '
+                      '(faster on CPUs with AVX512-BF16/AMX and on '
+                      'accelerators; outputs stay float32)')
   parser.add_argument('--overwrite', action='store_true',
                       help='replace an existing version directory')
   parser.add_argument('--no_warmup', action='store_true',
@@ -106,6 +110,7 @@ def run(args: argparse.Namespace) -> str:
   return saved_model.export_saved_model(
       model, args.export_dir, version=args.version, tracks=tracks,
       output_dtype='float16' if args.float16 else 'float32',
+      mixed_bfloat16=args.mixed_bfloat16,
       overwrite=args.overwrite, warmup_requests=not args.no_warmup,
       model_name=args.model_name)
 

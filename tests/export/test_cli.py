@@ -1,4 +1,5 @@
 """`enformer-export`: .keras files, training checkpoints, options, errors."""
+import json
 import os
 import subprocess
 import sys
@@ -243,6 +244,17 @@ def test_cli_exports_a_keras_file(model, keras_file, tmp_path, capsys):
       human.numpy().astype(np.float32),
       model(x, training=False)['human'].numpy()[..., [1, 3]], rtol=1e-3,
       atol=1e-3)
+
+
+def test_cli_mixed_bfloat16_flag_exports_a_bfloat16_model(keras_file,
+                                                          tmp_path, capsys):
+  export_dir = str(tmp_path / 'models')
+  code, out, err = run_main(['--keras_model', keras_file, '--export_dir',
+                             export_dir, '--mixed_bfloat16', '--no_warmup'],
+                            capsys)
+  assert code == 0, err
+  with open(os.path.join(export_dir, '1', saved_model.METADATA_FILE)) as f:
+    assert json.load(f)['model_config']['mixed_bfloat16'] is True
 
 
 def test_cli_exports_a_training_checkpoint(model, training_dir, tmp_path,

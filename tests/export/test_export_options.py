@@ -15,6 +15,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras as keras
 
 from random_weights import randomise_weights
 from enformer_tf import Enformer
@@ -95,6 +96,32 @@ def test_tracks_and_float16(model, tmp_path):
   assert metadata['output_dtype'] == 'float16'
   assert metadata['signatures']['human']['outputs'] == {
       'human': {'dtype': 'float16', 'shape': [-1, BINS, 2]}}
+
+
+def test_mixed_bfloat16_export_serves_the_same_model_in_bfloat16(model,
+                                                                 tmp_path):
+  path = export_saved_model(model, str(tmp_path), mixed_bfloat16=True,
+                            warmup_requests=False)
+  assert model.compute_dtype == 'float32'  # The caller's model is unchanged.
+  with open(os.path.join(path, saved_model.METADATA_FILE)) as f:
+    assert json.load(f)['model_config']['mixed_bfloat16'] is True
+  loaded = tf.saved_model.load(path)
+  x = np.eye(4, dtype=np.float32)[np.random.RandomState(2).randint(0, 4,
+                                                                   (2, L))]
+  expected = model(x, training=False)
+  result = loaded.signatures['serving_default'](sequence=tf.constant(x))
+  for head in expected:
+    got, want = result[head].numpy(), expected[head].numpy()
+    assert result[head].dtype == tf.float32
+    assert not np.array_equal(got, want)  # It did compute in bfloat16...
+    np.testing.assert_allclose(got, want, rtol=5e-2,  # ...with its rounding.
+                               atol=5e-2 * np.abs(want).max())
+  graph = loaded.signatures['serving_default'].graph.as_graph_def()
+  dtypes = {attr.type for f in graph.library.function for node in f.node_def
+            for attr in node.attr.values()}
+  assert tf.bfloat16.as_datatype_enum in dtypes
+  with pytest.raises(ValueError, match='needs an Enformer'):
+    saved_model.in_mixed_bfloat16(keras.Sequential([keras.layers.Dense(1)]))
 
 
 @pytest.mark.parametrize('tracks, message', [
