@@ -153,11 +153,17 @@ def test_signal_in_a_step_saves_that_step_then_raises(tmp_path):
 
 
 def test_a_second_signal_gets_the_previous_behaviour():
-  before = signal.getsignal(signal.SIGINT)
-  with pytest.raises(KeyboardInterrupt) as stop:
-    with interrupt.StopSignals() as signals:
-      signal.raise_signal(signal.SIGINT)
-      assert signals.received == signal.SIGINT  # Noted, not raised.
-      signal.raise_signal(signal.SIGINT)
-  assert not isinstance(stop.value, loop.TrainingInterrupted)
-  assert signal.getsignal(signal.SIGINT) is before
+  # Python's own SIGINT handler as the previous one, whatever an earlier test
+  # or library left installed (under SIG_IGN a second signal is, correctly,
+  # ignored).
+  outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    with pytest.raises(KeyboardInterrupt) as stop:
+      with interrupt.StopSignals() as signals:
+        signal.raise_signal(signal.SIGINT)
+        assert signals.received == signal.SIGINT  # Noted, not raised.
+        signal.raise_signal(signal.SIGINT)
+    assert not isinstance(stop.value, loop.TrainingInterrupted)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  finally:
+    signal.signal(signal.SIGINT, outer)
