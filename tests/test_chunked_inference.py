@@ -6,7 +6,7 @@ import tf_keras as keras
 
 from enformer_tf import Enformer, chunked_inference
 
-L = 4096
+L = 2048
 SMALL = dict(channels=48, num_transformer_layers=1, num_heads=2,
              conv_tower_divisible_by=8, sequence_length=L, target_length=8,
              heads={'human': 3, 'mouse': 2}, dropout_rate=0.0,
@@ -29,7 +29,7 @@ def twins(chunk_length, **overrides):
 def dna(batch=2, seed=0):
   rng = np.random.RandomState(seed)
   x = np.eye(4, dtype=np.float32)[rng.randint(0, 4, (batch, L))]
-  x[:, 1000:1040] = 0  # Some N.
+  x[:, 500:540] = 0  # Some N.
   return x
 
 
@@ -38,9 +38,9 @@ def assert_close(got, want):
                              atol=1e-6 * np.abs(want).max())
 
 
-# 384 does not divide 4096 (a shorter last chunk); 128 is the smallest chunk,
+# 384 does not divide 2048 (a shorter last chunk); 128 is the smallest chunk,
 # far smaller than the halo.
-@pytest.mark.parametrize('chunk_length', [128, 384, 1024])
+@pytest.mark.parametrize('chunk_length', [128, 384])
 def test_chunked_inference_equals_whole_length(chunk_length):
   whole, chunked = twins(chunk_length)
   x = dna()

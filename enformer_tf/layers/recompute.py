@@ -115,12 +115,18 @@ def recompute_grad(layer: keras.layers.Layer, inputs: tf.Tensor,
 
     def backward(output_gradient, variables=None):
       variables = list(variables or [])
+      # In a graph nothing else orders the recomputation after the layers
+      # above it: without this dependency the executor may recompute every
+      # block as soon as its input exists, holding all their activations at
+      # once (what recomputing is meant to avoid).
+      with tf.control_dependencies([output_gradient]):
+        x_again = tf.identity(x)
       with tf.GradientTape() as tape:
-        tape.watch(x)
+        tape.watch(x_again)
         with _shared_dropout_seed(seed), _frozen_moving_averages(layer):
-          recomputed = layer(x, **call_kwargs)
+          recomputed = layer(x_again, **call_kwargs)
       gradients = tape.gradient(
-          recomputed, [x] + variables, output_gradients=output_gradient,
+          recomputed, [x_again] + variables, output_gradients=output_gradient,
           unconnected_gradients=tf.UnconnectedGradients.ZERO)
       return gradients[0], gradients[1:]
 
