@@ -1,4 +1,5 @@
 """Test setup: quiet TensorFlow, two logical CPUs for distribution tests."""
+import fcntl
 import os
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -31,9 +32,18 @@ def trained_synthetic(tmp_path_factory):
 
   Returns `synthetic_model.TrainedSynthetic` (model_path, genome, records).
   Set ENFORMER_TEST_TRAINED_DIR to a directory to keep and reuse it between
-  pytest runs while developing.
+  pytest runs while developing. Under pytest-xdist the workers share one.
   """
   import synthetic_model
-  work_dir = os.environ.get('ENFORMER_TEST_TRAINED_DIR') or str(
-      tmp_path_factory.mktemp('trained_synthetic'))
-  return synthetic_model.trained_or_cached(work_dir)
+  work_dir = os.environ.get('ENFORMER_TEST_TRAINED_DIR')
+  if not work_dir:
+    base = tmp_path_factory.getbasetemp()
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+      base = base.parent  # This run's directory, shared by its workers.
+    work_dir = str(base / 'trained_synthetic')
+  os.makedirs(work_dir, exist_ok=True)
+  # One training for all pytest-xdist workers: the first takes the lock and
+  # trains, the others wait and then load what it wrote.
+  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return synthetic_model.trained_or_cached(work_dir)
