@@ -227,10 +227,10 @@ def in_mixed_bfloat16(model: keras.Model) -> keras.Model:
         f'mixed_bfloat16); got {type(model).__name__}.')
   if config['mixed_bfloat16']:
     return model
-  config.pop('dtype', None)  # A float64 model's policy; bfloat16 replaces it.
-  copy = type(model).from_config(dict(config, mixed_bfloat16=True))
   if not model.built:
     raise ValueError('mixed_bfloat16 export needs a built model.')
+  config.pop('dtype', None)  # A float64 model's policy; bfloat16 replaces it.
+  copy = type(model).from_config(dict(config, mixed_bfloat16=True))
   copy.build((None, model.sequence_length, 4))
   copy.set_weights(model.get_weights())
   return copy
