@@ -27,7 +27,8 @@ setup(
         'tensorflow-serving-api>=2.21,<2.22',
     ],
     extras_require={
-        'test': ['pytest>=7', 'hypothesis>=6.80', 'scipy>=1.10'],
+        'test': ['pytest>=7', 'pytest-xdist>=3', 'hypothesis>=6.80',
+                 'scipy>=1.10'],
     },
     entry_points={
         'console_scripts': [
