@@ -13,6 +13,8 @@ peak resident memory.
   python bench/forward.py --compare_bfloat16   # float32 and bfloat16 models
       # side by side (runs interleaved): speed-up and per-track Pearson R
   python bench/forward.py --inference_chunk_length 0  # whole length at once
+  python bench/forward.py --compare_bfloat16 --model enformer.keras
+      # the bfloat16 agreement on trained (e.g. converted official) weights
 """
 import argparse
 import os
@@ -25,6 +27,7 @@ import tensorflow as tf  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
+from serving import divisor_for  # noqa: E402  (bench/serving.py)
 
 import enformer_tf  # noqa: E402
 
@@ -38,8 +41,12 @@ def pearson_per_track(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--sequence_length', type=int,
-                      default=enformer_tf.SEQUENCE_LENGTH)
+  parser.add_argument('--sequence_length', type=int, default=None,
+                      help="default: 196,608, or the --model's own length")
+  parser.add_argument('--model', metavar='PATH',
+                      help='trained weights instead of random ones: a .keras '
+                      'file (e.g. from enformer-convert), a training '
+                      'directory or a checkpoint prefix')
   parser.add_argument('--batch', type=int, default=1)
   parser.add_argument('--runs', type=int, default=5)
   parser.add_argument('--warmup', type=int, default=2)
@@ -55,16 +62,31 @@ def main(argv=None):
   args = parser.parse_args(argv)
 
   bf16 = args.mixed_bfloat16 or args.compare_bfloat16
+  loaded = None
+  if args.model:
+    from enformer_tf.export.saved_model import in_mixed_bfloat16
+    from enformer_tf.genomics.models import load_model
+    loaded = load_model(args.model)
+    args.channels = loaded.channels
+    args.num_transformer_layers = loaded.num_transformer_layers
+    args.sequence_length = args.sequence_length or loaded.sequence_length
+    args.inference_chunk_length = loaded.inference_chunk_length or 0
+  args.sequence_length = args.sequence_length or enformer_tf.SEQUENCE_LENGTH
 
   def build(mixed):
-    model = enformer_tf.Enformer(
-        channels=args.channels,
-        num_transformer_layers=args.num_transformer_layers,
-        sequence_length=max(args.sequence_length, enformer_tf.SEQUENCE_LENGTH),
-        target_length=min(enformer_tf.TARGET_LENGTH,
-                          args.sequence_length // enformer_tf.BIN_SIZE),
-        mixed_bfloat16=mixed,
-        inference_chunk_length=args.inference_chunk_length or None)
+    if loaded is not None:
+      model = in_mixed_bfloat16(loaded) if mixed else loaded
+    else:
+      model = enformer_tf.Enformer(
+          channels=args.channels,
+          num_transformer_layers=args.num_transformer_layers,
+          sequence_length=max(args.sequence_length,
+                              enformer_tf.SEQUENCE_LENGTH),
+          target_length=min(enformer_tf.TARGET_LENGTH,
+                            args.sequence_length // enformer_tf.BIN_SIZE),
+          conv_tower_divisible_by=divisor_for(args.channels),
+          mixed_bfloat16=mixed,
+          inference_chunk_length=args.inference_chunk_length or None)
 
     @tf.function(jit_compile=args.jit_compile)
     def forward(inputs):
@@ -80,6 +102,7 @@ def main(argv=None):
   record = dict(
       bench='forward', jit_compile=args.jit_compile, batch=args.batch,
       sequence_length=args.sequence_length, channels=args.channels,
+      model=args.model,
       inference_chunk_length=args.inference_chunk_length or None,
       num_transformer_layers=args.num_transformer_layers)
 
