@@ -18,9 +18,9 @@ from concurrent import futures
 import numpy as np
 import pytest
 import tensorflow as tf
-from tensorflow.core.protobuf import config_pb2
 
 from random_weights import randomise_weights
+from session_runner import SessionRunner
 from enformer_tf import Enformer
 from enformer_tf.export import export_saved_model, saved_model
 
@@ -72,31 +72,6 @@ def expected_outputs(model, x, name):
   if base == 'embeddings':
     return {'embeddings': model.embed(x, training=False).numpy()}
   return {base: model.predict_head(x, base, training=False).numpy()}
-
-
-class SessionRunner:
-  """Runs signatures the way TF Serving does: a C++ session fed by tensor
-  name, without Python's check of fed shapes against the signature."""
-
-  def __init__(self, path):
-    self.session = tf.compat.v1.Session(graph=tf.Graph())
-    meta_graph = tf.compat.v1.saved_model.loader.load(
-        self.session, ['serve'], path)
-    self.signature_defs = meta_graph.signature_def
-    self._callables = {}
-
-  def run(self, name, inputs):
-    definition = self.signature_defs[name]
-    keys = tuple(sorted(inputs))
-    outputs = sorted(definition.outputs)
-    if (name, keys) not in self._callables:
-      options = config_pb2.CallableOptions(
-          feed=[definition.inputs[k].name for k in keys],
-          fetch=[definition.outputs[k].name for k in outputs])
-      self._callables[name, keys] = self.session._make_callable_from_options(
-          options)
-    values = self._callables[name, keys](*[inputs[k] for k in keys])
-    return dict(zip(outputs, values))
 
 
 def load_client():

@@ -10,6 +10,8 @@ import shutil
 
 import numpy as np
 
+from session_runner import SessionRunner
+
 L = 1024  # Sequence length in bp.
 BINS = 4
 HEADS = {'human': 5, 'mouse': 3}
@@ -80,37 +82,6 @@ def shared_loaded(tmp_path_factory):
   if path not in _LOADED:
     _LOADED[path] = tf.saved_model.load(path)
   return _LOADED[path]
-
-
-class SessionRunner:
-  """Runs signatures as TF Serving does: a C++ session fed by tensor name,
-  which does not check fed tensors against the signature's shapes."""
-
-  def __init__(self, path: str):
-    import tensorflow as tf
-    self.session = tf.compat.v1.Session(graph=tf.Graph())
-    meta_graph = tf.compat.v1.saved_model.loader.load(
-        self.session, ['serve'], path)
-    self.signature_defs = meta_graph.signature_def
-    self._callables = {}
-
-  def run(self, name: str, inputs: dict) -> dict:
-    """Outputs of signature `name` for `inputs` (input key -> ndarray)."""
-    from tensorflow.core.protobuf import config_pb2
-    definition = self.signature_defs[name]
-    keys = tuple(sorted(inputs))
-    outputs = sorted(definition.outputs)
-    if (name, keys) not in self._callables:
-      options = config_pb2.CallableOptions(
-          feed=[definition.inputs[k].name for k in keys],
-          fetch=[definition.outputs[k].name for k in outputs])
-      self._callables[name, keys] = self.session._make_callable_from_options(
-          options)
-    values = self._callables[name, keys](*[inputs[k] for k in keys])
-    return dict(zip(outputs, values))
-
-  def close(self) -> None:
-    self.session.close()
 
 
 def shared_session(tmp_path_factory) -> SessionRunner:
