@@ -4,8 +4,16 @@ contribution scores point at planted motifs).
 
 `train_synthetic_model(work_dir)` writes the genome, its records and a
 trained `.keras` model under `work_dir` and returns a `TrainedSynthetic`.
-It takes about a minute on two cores; `tests/conftest.py` makes it once per
-session (fixture `trained_synthetic`).
+`tests/conftest.py` makes it once per session (fixture `trained_synthetic`).
+
+It trains to a criterion, not for a fixed number of steps: from `MIN_STEPS`
+on, every `CHECK_EVERY` steps, the checks the tests make (tests/
+trained_checks.py) run on the validation chromosome (chr2), and training
+stops once they all pass there, with a peak margin of at least
+`CRITERION_PEAK_MARGIN`. The tests then check the held-out chromosome
+(chr3). How many steps that takes depends on the CPU (oneDNN kernels) and
+the seed; `MAX_STEPS` is a cap that measured runs stay well below, and
+reaching it is an error rather than a silently weaker model.
 
 The setup favours the local tracks, which a model can learn in a few hundred
 steps: windows of 2,048 bp with 8 target bins (1,024 bp), so that each
@@ -27,8 +35,13 @@ MODEL = dict(channels=48, num_transformer_layers=1, num_heads=2,
              conv_tower_divisible_by=8, dropout_rate=0.0,
              attention_dropout_rate=0.0, positional_dropout_rate=0.0,
              final_dropout_rate=0.0)
-STEPS = 300
+MIN_STEPS = 300
+CHECK_EVERY = 100
+MAX_STEPS = 2000
+DECAY_STEPS = 800
+CRITERION_PEAK_MARGIN = 1.2
 TARGET_SCALE = 0.02
+VALID_CHROM, TEST_CHROM = 'chr2', 'chr3'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,18 +106,77 @@ def write_model_config(model_dir: str) -> None:
                  for key, value in sorted(config.items()))
 
 
-def train_synthetic_model(work_dir: str, steps: int = STEPS
-                          ) -> TrainedSynthetic:
-  from enformer_tf.train import config, loop, schedules
+def learning_rate():
+  """Warmup to 2e-3 over 30 steps, then cosine decay to 2e-4 at step 800.
+
+  At a constant 2e-3 the local peaks are learnt by step ~400, but the
+  weights keep moving and gradient x input at the motifs gets noisier with
+  more steps (one seed still failed the sign-agreement check at 1,200
+  steps, on the validation chromosome); the decay settles them.
+  """
+  import tf_keras as keras
+  return keras.optimizers.schedules.CosineDecay(
+      0.0, DECAY_STEPS, alpha=0.1, warmup_target=2e-3, warmup_steps=30)
+
+
+class CriterionNotReached(RuntimeError):
+  """Training reached MAX_STEPS without passing the checks on chr2."""
+
+
+def criterion_failures(model, genome, records):
+  """(failures, figures) of every check on the validation chromosome."""
+  import trained_checks
+  files = genome['human']
+  failures, figures = [], {}
+  for found, measured in (
+      trained_checks.promoter_peaks(model, files, VALID_CHROM),
+      trained_checks.motif_attributions(model, files, VALID_CHROM,
+                                        SEQUENCE_LENGTH, TARGET_LENGTH),
+      trained_checks.track_correlations(model, records, 'valid')):
+    failures += found
+    figures.update(measured)
+  if figures['peak_margin_min'] < CRITERION_PEAK_MARGIN:
+    failures.append(f"peak margin {figures['peak_margin_min']:.3f} < "
+                    f'{CRITERION_PEAK_MARGIN}')
+  return failures, figures
+
+
+def train_synthetic_model(work_dir: str, seed: int = 0,
+                          max_steps: int = MAX_STEPS) -> TrainedSynthetic:
+  """Trains until the checks pass on chr2 (see the module docstring).
+
+  Writes `work_dir/criterion.json`: the figures measured at every check.
+
+  Raises:
+    CriterionNotReached: at `max_steps` the checks still fail.
+  """
+  import json
+  from enformer_tf.train import config, loop
   genome, records = make_records(work_dir)
   trainer = loop.Trainer(
       enformer, train_data=config.basenji_datasets(records, 'train',
                                                    shuffle_buffer=1024,
-                                                   seed=0),
+                                                   seed=seed),
       model_dir=os.path.join(work_dir, 'model'), batch_size=16,
-      learning_rate=schedules.LinearWarmup(2e-3, 30), checkpoint_every=steps,
-      summary_every=steps, seed=0, progress=False)
-  trainer.train(steps)
+      learning_rate=learning_rate(),
+      checkpoint_every=max_steps, summary_every=max_steps, seed=seed,
+      progress=False)
+  history = []
+  step = MIN_STEPS
+  while True:
+    trainer.train(step)
+    failures, figures = criterion_failures(trainer.model, genome, records)
+    history.append(dict(step=step, failures=failures, **figures))
+    with open(os.path.join(work_dir, 'criterion.json'), 'w') as f:
+      json.dump(history, f, indent=1)
+    if not failures:
+      break
+    if step >= max_steps:
+      raise CriterionNotReached(
+          f'after {step} steps the trained synthetic model still fails on '
+          f'{VALID_CHROM}: {failures[:3]} (history in {work_dir}/'
+          'criterion.json)')
+    step = min(step + CHECK_EVERY, max_steps)
   write_model_config(trainer.model_dir)
   model_path = os.path.join(work_dir, 'model.keras')
   trainer.model.save(model_path)
@@ -135,19 +207,39 @@ def trained_or_cached(work_dir: str) -> TrainedSynthetic:
   return result
 
 
-if __name__ == '__main__':  # Timing / quality check by hand.
-  import sys
+def held_out_report(work_dir: str, seed: int = 0) -> dict:
+  """Trains in `work_dir` and runs the tests' checks on chr3: the figures
+  behind the margins quoted in tests (python tests/synthetic_model.py DIR
+  [SEED] prints them as one JSON line)."""
+  import json
   import time
+  import trained_checks
   from enformer_tf.export.saved_model import load_keras_model
-  from enformer_tf.train import config, evaluate
-  start = time.time()
-  result = train_synthetic_model(sys.argv[1],
-                                 int(sys.argv[2]) if len(sys.argv) > 2
-                                 else STEPS)
-  print('trained in', round(time.time() - start, 1), 's')
+  begin = time.time()
+  result = train_synthetic_model(work_dir, seed)
+  minutes = (time.time() - begin) / 60
+  with open(os.path.join(work_dir, 'criterion.json')) as f:
+    steps = json.load(f)[-1]['step']
   model = load_keras_model(result.model_path)
-  for name, net in (('trained', model), ('untrained', enformer())):
-    r = evaluate.evaluate(net, config.basenji_datasets(result.records, 'test'),
-                          batch_size=32)
-    print(name, {h: [round(float(x), 3) for x in v.pearson_r]
-                 for h, v in r.items()})
+  report = dict(seed=seed, steps=steps, minutes=round(minutes, 2),
+                onednn=os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default'))
+  failures = []
+  for found, figures in (
+      trained_checks.promoter_peaks(model, result.genome['human'],
+                                    TEST_CHROM),
+      trained_checks.motif_attributions(model, result.genome['human'],
+                                        TEST_CHROM, SEQUENCE_LENGTH,
+                                        TARGET_LENGTH),
+      trained_checks.track_correlations(model, result.records, 'test',
+                                        untrained=enformer())):
+    failures += found
+    report.update({k: round(v, 4) for k, v in figures.items()})
+  report['test_failures'] = failures
+  return report
+
+
+if __name__ == '__main__':
+  import json
+  import sys
+  print(json.dumps(held_out_report(
+      sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0)), flush=True)

@@ -7,7 +7,6 @@ written as strings and predicted one at a time; attention maps against
 `Enformer.attention_weights`. On the trained synthetic model, both methods
 must point at planted promoter motifs with the same sign.
 """
-import collections
 import os
 
 import numpy as np
@@ -16,9 +15,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf import Enformer
-from enformer_tf.data import encoding, genome, synthetic
+from enformer_tf.data import encoding
 from enformer_tf.genomics import contribution
 from enformer_tf.genomics import contribution_plots as plots
+import trained_checks
 
 L = 1024
 BINS = 4
@@ -398,58 +398,18 @@ def test_plots_are_written_as_png_files_and_nothing_else(tmp_path, sequence):
 
 # -- A trained model at planted motifs -----------------------------------------
 
-Window = collections.namedtuple('Window', 'chrom start end')
-FLANK = 30  # bp of ISM on either side of a motif.
-
 
 def test_ism_and_gradient_agree_in_sign_at_planted_promoter_motifs(
     trained_synthetic):
-  """At each of three promoters on the held-out chromosome, with the CAGE
-  promoter track masked at the bin holding the motif centre:
-
-  - gradient x input summed over the 14 motif bases is positive and the ISM
-    mean substitution effect summed over them is negative (destroying the
-    motif lowers the prediction);
-  - the two agree in sign (positive contribution = negative mean effect) at
-    at least 12 of the 14 motif bases;
-  - the motif stands out for both: its mean score is over 1.5 times the
-    90th percentile of |score| in the 30 bp flanking it on either side;
-  - over the whole 74-bp window the two correlate (Pearson R > 0.7).
+  """At each of the first three promoters on the held-out chromosome, with
+  the CAGE promoter track masked at the bin holding the motif centre,
+  gradient x input and ISM both point at the motif, agree in sign at >= 12
+  of its 14 bases, make it stand out 1.5-fold over its flanks and correlate
+  (R > 0.7) over the 74-bp window (`trained_checks.motif_attributions`).
   """
   from enformer_tf.genomics import models
   model = models.load_model(trained_synthetic.model_path)
-  files = trained_synthetic.genome['human']
-  promoters = [e for e in synthetic.read_elements(files['elements'])
-               if e.kind == 'promoter' and e.chrom == 'chr3'][:3]
-  assert len(promoters) == 3
-  length = trained_synthetic.sequence_length
-  crop = (length - trained_synthetic.target_length * 128) // 2
-  with genome.FastaExtractor(files['fasta']) as fasta:
-    for promoter in promoters:
-      window = genome.resize_interval(
-          Window(promoter.chrom, promoter.start, promoter.end), length)
-      x = encoding.one_hot_encode(fasta.extract(window))
-      motif = slice(promoter.start - window.start,
-                    promoter.end - window.start)
-      assert encoding.one_hot_decode(x[motif]) == promoter.motif
-      selection = dict(bins=(promoter.center - window.start - crop) // 128,
-                       tracks=0)  # cage_promoter
-      grad = contribution.gradient_times_input(model, x, 'human',
-                                               **selection)
-      ism = contribution.in_silico_mutagenesis(
-          model, x, 'human', (motif.start - FLANK, motif.stop + FLANK),
-          batch_size=64, **selection)
-      scores = grad.scores[motif.start - FLANK:motif.stop + FLANK]
-      ism_scores = -ism.mean_effect  # Positive: the base helps.
-      in_motif = np.zeros(len(scores), bool)
-      in_motif[FLANK:-FLANK] = True
-      name = f'{promoter.name} ({promoter.variant}, {promoter.strand})'
-      assert scores[in_motif].sum() > 0, name
-      assert ism.mean_effect[in_motif].sum() < 0, name
-      agree = np.sign(scores[in_motif]) == np.sign(ism_scores[in_motif])
-      assert agree.sum() >= 12, (name, scores[in_motif],
-                                 ism_scores[in_motif])
-      for values in (scores, ism_scores):
-        flank = np.percentile(np.abs(values[~in_motif]), 90)
-        assert values[in_motif].mean() > 1.5 * flank, (name, values)
-      assert np.corrcoef(scores, ism_scores)[0, 1] > 0.7, name
+  failures, _ = trained_checks.motif_attributions(
+      model, trained_synthetic.genome['human'], 'chr3',
+      trained_synthetic.sequence_length, trained_synthetic.target_length)
+  assert not failures, failures
