@@ -35,6 +35,33 @@ def _section(title: str) -> None:
   _say(f'\n== {title}')
 
 
+# What each synthetic track needs a model to learn (enformer_tf/data/
+# synthetic.py): a peak at a local motif, the promoter x enhancer rule, or
+# sequence composition (which even an untrained convolution correlates with).
+TRACK_CLASSES = {'cage_promoter': 'local peaks', 'dnase': 'local peaks',
+                 'h3k27ac': 'local peaks', 'cage_distal': 'distal rule',
+                 'gc': 'GC composition'}
+BEATS_MARGIN = 0.1  # Mean R gain over the untrained model that counts.
+
+
+def class_verdicts(names: Sequence[str], trained: Sequence[float],
+                   untrained: Sequence[float]) -> Dict[str, Dict[str, object]]:
+  """Per track class: mean R trained and untrained, and whether it beats it.
+
+  A class is learnt when the trained model's mean R over its tracks exceeds
+  the untrained model's by more than `BEATS_MARGIN`.
+  """
+  groups: Dict[str, list] = {}
+  for name, r, r0 in zip(names, trained, untrained):
+    groups.setdefault(TRACK_CLASSES.get(name, name), []).append((r, r0))
+  verdicts = {}
+  for group, values in groups.items():
+    r, r0 = (float(np.mean(column)) for column in zip(*values))
+    verdicts[group] = dict(pearson_r=r, untrained_pearson_r=r0,
+                           beats_untrained=bool(r > r0 + BEATS_MARGIN))
+  return verdicts
+
+
 def build_records(work_dir: str, seed: int, seq_length: int,
                   target_length: int, stride: int) -> Dict[str, str]:
   """Steps 1-2: the synthetic genome and its TFRecords, per organism."""
@@ -162,11 +189,17 @@ def run_demo(work_dir: str = 'demo_output', seed: int = 0,
          f'(untrained model: {baseline.mean_pearson_r:.3f})')
     for name, r, r0 in zip(names, result.pearson_r, baseline.pearson_r):
       _say(f'  {name:>14}  R = {r:6.3f}   (untrained {r0:6.3f})')
+    verdicts = class_verdicts(names, result.pearson_r, baseline.pearson_r)
+    for group, verdict in verdicts.items():
+      _say(f'  {"beats" if verdict["beats_untrained"] else "DOES NOT BEAT"} '
+           f'the untrained model on {group}: mean R '
+           f'{verdict["pearson_r"]:.3f} vs {verdict["untrained_pearson_r"]:.3f}')
     summary[organism] = dict(
         pearson_r=[float(r) for r in result.pearson_r],
         untrained_pearson_r=[float(r) for r in baseline.pearson_r],
         mean_pearson_r=float(result.mean_pearson_r),
-        untrained_mean_pearson_r=float(baseline.mean_pearson_r))
+        untrained_mean_pearson_r=float(baseline.mean_pearson_r),
+        track_classes=verdicts)
   png = plot_region(model, records, os.path.join(work_dir, 'prediction.png'))
   _say(f'tables: {table_dir}/{{human,mouse,summary}}.tsv; plot: {png}')
 

@@ -1,0 +1,22 @@
+"""The demo's verdicts: per track class, does training beat the untrained model."""
+import numpy as np
+
+from enformer_tf import demo
+
+
+def test_class_verdicts_group_tracks_and_compare_means():
+  names = ['cage_promoter', 'cage_distal', 'dnase', 'gc']
+  trained = [0.9, 0.3, 0.7, 0.8]
+  untrained = [0.0, 0.25, 0.1, 0.75]
+  verdicts = demo.class_verdicts(names, trained, untrained)
+  assert list(verdicts) == ['local peaks', 'distal rule', 'GC composition']
+  local = verdicts['local peaks']
+  np.testing.assert_allclose([local['pearson_r'], local['untrained_pearson_r']],
+                             [0.8, 0.05])
+  assert local['beats_untrained']
+  # Gains of 0.05 are below the 0.1 margin: not counted as learnt.
+  assert not verdicts['distal rule']['beats_untrained']
+  assert not verdicts['GC composition']['beats_untrained']
+  # An unknown track is its own class.
+  assert demo.class_verdicts(['x'], [0.5], [0.2]) == {
+      'x': dict(pearson_r=0.5, untrained_pearson_r=0.2, beats_untrained=True)}
