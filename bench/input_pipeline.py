@@ -3,7 +3,8 @@
 Writes small synthetic Basenji2-format directories, one per organism, with
 the repository's writer (`basenji.write_statistics`, `write_tfrecords`:
 ZLIB TFRecords of bool one-hot sequences and float16 targets), shaped like
-the small CPU configuration (`gin/experiments/small_cpu_synthetic.gin`:
+the small CPU configuration
+(`enformer_tf/gin/experiments/small_cpu_synthetic.gin`:
 `model/enformer_small.gin` at 96 channels, 2 transformer layers, 4
 attention heads; `data/synthetic.gin`: 65,536 bp, 384 bins, 4 human and 3
 mouse tracks, shuffle buffer 32; `train/cpu.gin`: batch 4). It reads them

@@ -4,9 +4,13 @@
   enformer-train --gin_file experiments/small_cpu_synthetic.gin \\
       --gin_param 'train.num_steps = 500' --model_dir runs/small
 
-`--gin_file` paths are looked up in the working directory, then in the
-repository's `gin/` directory. Running again with the same `--model_dir`
-resumes from the newest readable checkpoint.
+`--gin_file` paths and the gin files' `include` lines are looked up as given
+(absolute, or relative to the working directory), then in each
+`--gin_search_path DIR` (repeatable), then in the folders of the
+`ENFORMER_GIN_PATH` environment variable, then in the gin files bundled with
+the package (`enformer_tf/gin/`): a user's `model/enformer_small.gin` wins
+over the bundled one. Running again with the same `--model_dir` resumes from
+the newest readable checkpoint.
 
 Exit status: 0 when done; 1 on an error (one line on stderr); on SIGINT or
 SIGTERM the current step is finished and checkpointed, then 130 (SIGINT) or
@@ -30,13 +34,16 @@ USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError,
 
 
 def run(gin_files: Sequence[str], gin_params: Sequence[str] = (),
-        model_dir: Optional[str] = None) -> loop.Trainer:
+        model_dir: Optional[str] = None,
+        gin_search_path: Sequence[str] = ()) -> loop.Trainer:
   """Parses the configuration and trains; what `main` calls.
 
   Args:
     gin_files: gin files, applied in order.
     gin_params: bindings applied after the files, e.g. `'train.num_steps = 10'`.
     model_dir: overrides `train.model_dir`.
+    gin_search_path: the user's gin folders, searched before the bundled
+      ones (`config.gin_search_path`).
 
   Returns:
     The finished `Trainer`.
@@ -45,7 +52,7 @@ def run(gin_files: Sequence[str], gin_params: Sequence[str] = (),
     raise ValueError('Give at least one --gin_file, e.g. '
                      '--gin_file experiments/paper.gin.')
   try:
-    config.parse_gin(gin_files, gin_params)
+    config.parse_gin(gin_files, gin_params, search_dirs=gin_search_path)
   except SyntaxError as e:  # gin's parse errors; not a user-facing type.
     raise ValueError(
         f'gin: {e.msg} ({e.filename or "--gin_param"}, line {e.lineno}): '
@@ -72,6 +79,11 @@ def _parser() -> argparse.ArgumentParser:
   parser.add_argument('--gin_param', action='append', default=[],
                       help="gin binding, e.g. 'train.num_steps = 10' "
                            '(repeatable).')
+  parser.add_argument('--gin_search_path', action='append', default=[],
+                      metavar='DIR',
+                      help='a folder of your own gin files, searched before '
+                           'the bundled ones (repeatable; also '
+                           f'{config.GIN_PATH_ENV}).')
   parser.add_argument('--model_dir', default=None,
                       help='checkpoints and summaries (overrides '
                            'train.model_dir).')
@@ -94,7 +106,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       format='%(levelname)s %(name)s: %(message)s')
   logging.getLogger('enformer_tf').setLevel(logging.INFO)
   try:
-    trainer = run(args.gin_file, args.gin_param, args.model_dir)
+    trainer = run(args.gin_file, args.gin_param, args.model_dir,
+                  args.gin_search_path)
   except USER_ERRORS as error:
     hint = ''
     if isinstance(error, tf.errors.OpError) and (

@@ -1,7 +1,8 @@
 """Gin configuration: the one module that registers configurables.
 
 Model, layer and training code stay free of gin; this module makes them
-configurable from `gin/` files:
+configurable from gin files (the bundled ones in `enformer_tf/gin/`, and the
+user's own folders, see `gin_search_path`):
 
 | gin name                             | what                               |
 |--------------------------------------|------------------------------------|
@@ -18,24 +19,24 @@ Classes that own variables (model, optimizer) are bound *uncalled*
 inside `strategy.scope()`. Data sources are bound uncalled under a scope per
 split (`Trainer.train_data = @train/basenji_datasets`).
 """
+import importlib.resources
 import logging
 import os
 from pathlib import Path
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence
 
 import gin
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-import enformer_tf
 from enformer_tf.model import Enformer
 from enformer_tf.train import loop
 from enformer_tf.train import schedules
 
-# The repository's gin/ directory: `include` lines and `--gin_file` paths
-# are looked up here after the working directory.
-GIN_DIR = Path(enformer_tf.__file__).resolve().parent.parent / 'gin'
+# Environment variable naming the user's own gin folders (os.pathsep-separated),
+# searched before the bundled ones.
+GIN_PATH_ENV = 'ENFORMER_GIN_PATH'
 
 
 def basenji_datasets(data_dirs: Mapping[str, str], split: str = 'train',
@@ -121,39 +122,112 @@ gin.external_configurable(basenji_datasets, module='enformer_tf.train')
 gin.external_configurable(random_datasets, module='enformer_tf.train')
 train = gin.external_configurable(train, module='enformer_tf.train')
 
-def resolve_gin_file(path: str) -> str:
-  """`path` as given if it exists, else relative to the repo's `gin/`.
+
+def bundled_gin_dir() -> Path:
+  """The gin files shipped with the package: `enformer_tf/gin/`.
+
+  Package data found with `importlib.resources`, so a wheel install finds its
+  own copy in site-packages.
 
   Raises:
-    FileNotFoundError: found in neither place.
+    ValueError: the package is not installed as files on disk (e.g. zipped),
+      so gin cannot open its files.
   """
-  if os.path.exists(path):
+  gin_dir = importlib.resources.files('enformer_tf') / 'gin'
+  if not isinstance(gin_dir, Path) or not gin_dir.is_dir():
+    raise ValueError(
+        f'enformer_tf\'s bundled gin folder is not a directory on disk '
+        f'({gin_dir}); install enformer_tf unzipped.')
+  return gin_dir
+
+
+def gin_search_path(search_dirs: Sequence[str] = ()) -> List[Path]:
+  """The folders gin files are looked up in, after the working directory.
+
+  In order: `search_dirs` (e.g. `--gin_search_path`), then the folders in
+  the `ENFORMER_GIN_PATH` environment variable (separated by `os.pathsep`),
+  then the bundled `enformer_tf/gin/`. A user's file with the same relative
+  name as a bundled one (`model/enformer_small.gin`) wins, in `--gin_file`
+  and in `include` lines alike.
+
+  Args:
+    search_dirs: the user's gin folders, searched first.
+
+  Returns:
+    Absolute folders, searched in order.
+
+  Raises:
+    ValueError: a user folder is not a directory.
+  """
+  env_dirs = [d for d in os.environ.get(GIN_PATH_ENV, '').split(os.pathsep)
+              if d]
+  dirs = []
+  for source, directory in ([('--gin_search_path', d) for d in search_dirs] +
+                            [(GIN_PATH_ENV, d) for d in env_dirs]):
+    if not os.path.isdir(directory):
+      raise ValueError(f'{source} {directory!r} is not a directory; expected '
+                       'a folder of gin files.')
+    dirs.append(Path(os.path.abspath(directory)))
+  return dirs + [bundled_gin_dir()]
+
+
+def resolve_gin_file(path: str, search_dirs: Sequence[str] = ()) -> str:
+  """`path` as given if it exists, else the first match on the search path.
+
+  Args:
+    path: a gin file: absolute, relative to the working directory, or
+      relative to a folder of `gin_search_path(search_dirs)`.
+    search_dirs: the user's gin folders (see `gin_search_path`).
+
+  Returns:
+    A path to an existing file.
+
+  Raises:
+    FileNotFoundError: found nowhere; the message lists where it looked.
+  """
+  if os.path.isfile(path):
     return path
-  candidate = GIN_DIR / path
-  if candidate.exists():
-    return str(candidate)
+  dirs = gin_search_path(search_dirs)
+  if not os.path.isabs(path):
+    for directory in dirs:
+      candidate = directory / path
+      if candidate.is_file():
+        return str(candidate)
+  looked = [os.path.abspath(path)] + (
+      [] if os.path.isabs(path) else [str(d / path) for d in dirs])
   raise FileNotFoundError(
-      f'gin file {path!r} not found in the working directory '
-      f'({os.getcwd()}) or in {GIN_DIR}.')
+      f'gin file {path!r} not found; looked in: {", ".join(looked)}. Add a '
+      f'folder with --gin_search_path DIR or {GIN_PATH_ENV}.')
 
 
 def parse_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
-              finalize: bool = True):
-  """Parses gin files (CWD, then `gin/`) and bindings, strictly.
+              finalize: bool = True, search_dirs: Sequence[str] = ()):
+  """Parses gin files and bindings, strictly.
 
-  Unknown configurables or parameters are errors (`skip_unknown=False`).
-  `include` lines resolve against the working directory, then `gin/`.
-  Clears any earlier configuration first.
+  `--gin_file` paths and `include` lines resolve against the working
+  directory, then `search_dirs`, then `ENFORMER_GIN_PATH`, then the bundled
+  `enformer_tf/gin/` (`gin_search_path`). Unknown configurables or
+  parameters are errors (`skip_unknown=False`). Clears any earlier
+  configuration first.
+
+  Args:
+    gin_files: gin files, applied in order.
+    gin_params: bindings applied after the files.
+    finalize: lock the configuration afterwards.
+    search_dirs: the user's gin folders, searched before the bundled ones.
   """
   gin.clear_config()
-  paths = [resolve_gin_file(path) for path in gin_files]
-  # Absolute search paths first: with a relative one, gin also tries to
-  # import `data/` or `train/` as a Python package, and a namespace package
-  # of that name on sys.path (a `data/` directory in the working directory)
-  # makes it fail with a TypeError. Restored afterwards.
+  dirs = gin_search_path(search_dirs)
+  paths = [resolve_gin_file(path, search_dirs) for path in gin_files]
+  # Absolute search paths only: with a relative one (gin's default ''), gin
+  # also tries to import `data/` or `train/` as a Python package, and a
+  # namespace package of that name on sys.path (a `data/` directory in the
+  # working directory) makes it fail with a TypeError. The working
+  # directory comes first, as '' would. Restored afterwards.
   prefixes = gin.config._LOCATION_PREFIXES  # pylint: disable=protected-access
   saved = list(prefixes)
-  prefixes[:] = [os.getcwd(), str(GIN_DIR)] + saved
+  prefixes[:] = [os.getcwd()] + [str(d) for d in dirs] + [
+      p for p in saved if p]
   quiet = _QuietIncludeLookup()
   logging.getLogger().addFilter(quiet)
   try:

@@ -1060,7 +1060,7 @@ TRAIN_ROWS = [
     CliRow('no_gin_file', lambda w, tmp: dict(gin_file=None), 2,
            r'the following arguments are required: --gin_file'),
     CliRow('missing_gin_file', lambda w, tmp: dict(gin_file=tmp / 'no.gin'),
-           1, r"gin file '.*no\.gin' not found in the working directory"),
+           1, r"gin file '.*no\.gin' not found; looked in: .*no\.gin"),
     CliRow('gin_file_syntax_error',
            lambda w, tmp: dict(gin_file=[
                'experiments/smoke.gin',
@@ -1554,6 +1554,10 @@ def test_cli_end_to_end(world, tmp_path, prog, name):
   before = snapshot(tmp_path)
   environment = {k: v for k, v in os.environ.items()
                  if k != 'TF_CPP_MIN_LOG_LEVEL'}
+  # This checkout's package, whichever copy is installed.
+  environment['PYTHONPATH'] = os.pathsep.join(
+      [str(pathlib.Path(__file__).resolve().parents[2])] +
+      [p for p in [os.environ.get('PYTHONPATH')] if p])
   result = subprocess.run(
       [sys.executable, '-m', CLIS[prog].module, *argv], capture_output=True,
       text=True, timeout=300, env=environment, cwd=tmp_path)
