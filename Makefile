@@ -17,7 +17,7 @@ demo: $(BIN)/.installed
 	$(BIN)/enformer-demo
 
 test: $(BIN)/.installed
-	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 tests
+	$(BIN)/python -m pytest -q -n auto --maxprocesses=4 --dist loadgroup tests
 
 bench: $(BIN)/.installed
 	$(BIN)/python bench/forward.py

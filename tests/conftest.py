@@ -47,3 +47,12 @@ def trained_synthetic(tmp_path_factory):
   with open(os.path.join(work_dir, '.lock'), 'w') as lock:
     fcntl.flock(lock, fcntl.LOCK_EX)
     return synthetic_model.trained_or_cached(work_dir)
+
+
+def pytest_collection_modifyitems(config, items):
+  # Under pytest-xdist (`--dist loadgroup`), every test that needs the
+  # trained model runs on the worker that trains it: no other worker sits
+  # waiting on the fixture's lock while the training runs.
+  for item in items:
+    if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
+      item.add_marker(pytest.mark.xdist_group('trained_synthetic'))
