@@ -49,10 +49,13 @@ def trained_synthetic(tmp_path_factory):
     return synthetic_model.trained_or_cached(work_dir)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
   # Under pytest-xdist (`--dist loadgroup`), every test that needs the
   # trained model runs on the worker that trains it: no other worker sits
-  # waiting on the fixture's lock while the training runs.
+  # waiting on the fixture's lock while the training runs. tryfirst: xdist's
+  # worker reads the marks in its own hook of this name, which otherwise
+  # runs before this one and sees none (a worker then waited 74 s).
   for item in items:
     if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
       item.add_marker(pytest.mark.xdist_group('trained_synthetic'))

@@ -46,19 +46,19 @@ def random_datasets(num_examples: int = 8, seed: int = 0, heads=None):
   return datasets
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def tiny_model():
   """`tiny_enformer(dropout=True, **overrides)`."""
   return tiny_enformer
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def make_datasets():
   """`random_datasets(num_examples=8, seed=0, heads=None)`."""
   return random_datasets
 
 
-@pytest.fixture
+@pytest.fixture(scope='session')
 def make_examples():
   """`random_examples(num_examples, num_tracks, seed=0)`."""
   return random_examples

@@ -58,7 +58,8 @@ def test_get_strategy_errors(monkeypatch, name, kwargs, tf_config, match):
 
 
 def _same_init(tiny_model, **kwargs):
-  """A model factory whose every model starts from the same weights."""
+  """A model factory whose every model starts from the same weights, and
+  those weights."""
   reference = tiny_model(dropout=False, **kwargs)
   reference.build((None, 1024, 4))
   weights = reference.get_weights()
@@ -68,7 +69,7 @@ def _same_init(tiny_model, **kwargs):
     model.build((None, 1024, 4))
     model.set_weights(weights)
     return model
-  return factory
+  return factory, weights
 
 
 def _sgd(learning_rate):
@@ -84,36 +85,57 @@ def _train(tmp_path, name, factory, datasets, strategy):
                     learning_rate=0.01, seed=0, progress=False)
 
 
+@pytest.fixture(scope='module')
+def one_device(tmp_path_factory, tiny_model, make_datasets):
+  """Initial weights and the model after two single-device updates (global
+  batch 2), shared by the mirrored test and its control: with one replica,
+  synchronised and per-replica BatchNorm are the same computation."""
+  keras.utils.set_random_seed(0)
+  factory, weights = _same_init(tiny_model)
+  run = _train(tmp_path_factory.mktemp('one_device'), 'one', factory,
+               make_datasets(), None)
+  return weights, [v.numpy() for v in run.model.variables]
+
+
 @pytest.mark.slow
 def test_mirrored_update_equals_one_device(tmp_path, tiny_model,
-                                           make_datasets, mirrored_strategy):
+                                           make_datasets, mirrored_strategy,
+                                           one_device):
   """Global batch 2: two replicas of 1 (synchronised BatchNorm) vs 1 of 2."""
-  factory = _same_init(tiny_model)
-  one = _train(tmp_path, 'one', factory, make_datasets(), None)
+  initial, one = one_device
+  factory = lambda: _set_weights(tiny_model(dropout=False), initial)
   two = _train(tmp_path, 'two', factory,
                make_datasets(), mirrored_strategy)
   assert two.strategy.num_replicas_in_sync == 2
-  initial = factory()
+  assert len(one) == len(initial) == len(two.model.variables)
   moved = 0
-  for start, a, b in zip(initial.variables, one.model.variables,
-                         two.model.variables):
-    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5, rtol=1e-5,
-                               err_msg=a.name)
-    moved += not np.allclose(start.numpy(), a.numpy())
-  assert moved > len(initial.trainable_variables) // 2  # Training happened.
+  for start, a, b in zip(initial, one, two.model.variables):
+    np.testing.assert_allclose(a, b.numpy(), atol=1e-5, rtol=1e-5,
+                               err_msg=b.name)
+    moved += not np.allclose(start, a)
+  assert moved > len(two.model.trainable_variables) // 2  # Training happened.
+
+
+def _set_weights(model, weights):
+  model.build((None, 1024, 4))
+  model.set_weights(weights)
+  return model
 
 
 @pytest.mark.slow
 def test_unsynchronised_batch_norm_would_differ(tmp_path, tiny_model,
                                                 make_datasets,
-                                                mirrored_strategy):
+                                                mirrored_strategy,
+                                                one_device):
   """The control for the test above: per-replica statistics change updates."""
-  factory = _same_init(tiny_model, synchronized_batch_norm=False)
-  one = _train(tmp_path, 'one', factory, make_datasets(), None)
+  initial, one = one_device
+  factory = lambda: _set_weights(
+      tiny_model(dropout=False, synchronized_batch_norm=False), initial)
   two = _train(tmp_path, 'two', factory,
                make_datasets(), mirrored_strategy)
-  assert max(np.abs(a.numpy() - b.numpy()).max()
-             for a, b in zip(one.model.variables, two.model.variables)) > 1e-4
+  assert [a.shape for a in one] == [b.shape for b in two.model.variables]
+  assert max(np.abs(a - b.numpy()).max()
+             for a, b in zip(one, two.model.variables)) > 1e-4
 
 
 def test_mirrored_evaluation_with_a_partial_batch(tiny_model, make_datasets,
