@@ -96,10 +96,31 @@ def matmul_rooflines(dtype=tf.float32, runs: int = 5) -> Dict[str, float]:
   return {name: round(rate, 1) for name, rate in rates.items()}
 
 
+def cpu_model() -> Dict[str, object]:
+  """The CPU's model name and the vector/matrix extensions oneDNN picks
+  kernels by (figures from an AMD EPYC and an Intel Xeon with AMX differ)."""
+  name, flags = None, set()
+  try:
+    with open('/proc/cpuinfo') as f:
+      for line in f:
+        key, _, value = line.partition(':')
+        if key.strip() == 'model name' and name is None:
+          name = value.strip()
+        elif key.strip() == 'flags' and not flags:
+          flags = set(value.split())
+  except OSError:  # Not Linux: platform's description is all there is.
+    pass
+  wanted = ('avx2', 'avx512f', 'avx512_bf16', 'amx_bf16', 'amx_tile')
+  return dict(cpu_model=name or platform.processor() or None,
+              cpu_flags=[flag for flag in wanted if flag in flags])
+
+
 def machine() -> Dict[str, object]:
   return dict(cpus=os.cpu_count(), machine=platform.machine(),
               processor=platform.processor() or None,
-              tensorflow=tf.__version__)
+              tensorflow=tf.__version__,
+              onednn=os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default'),
+              **cpu_model())
 
 
 def emit(record: Dict[str, object]) -> None:
