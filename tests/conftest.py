@@ -59,3 +59,4 @@ def pytest_collection_modifyitems(config, items):
   for item in items:
     if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
       item.add_marker(pytest.mark.xdist_group('trained_synthetic'))
+      item.add_marker(pytest.mark.trained_synthetic)

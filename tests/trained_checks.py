@@ -9,8 +9,9 @@ figures it measured, so that the same code serves twice:
 - the tests run the checks on the *held-out* chromosome (chr3), never seen
   in training nor by the criterion, and assert that nothing failed.
 
-The bars are the tests' own; `MARGINS` below records how far above them the
-fixture lands, measured over seeds and oneDNN settings (tests/README.md).
+The bars are the tests' own; tests/README.md records how far above them the
+fixture lands, measured over seeds and oneDNN settings by
+tests/fixture_sweep.py.
 """
 import collections
 from typing import Dict, List, Sequence, Tuple
