@@ -13,7 +13,9 @@ stops once they all pass there, with a peak margin of at least
 `CRITERION_PEAK_MARGIN`. The tests then check the held-out chromosome
 (chr3). How many steps that takes depends on the CPU (oneDNN kernels) and
 the seed; `MAX_STEPS` is a cap that measured runs stay well below, and
-reaching it is an error rather than a silently weaker model.
+reaching it is an error rather than a silently weaker model. An
+initialisation that collapses to flat predictions (`COLLAPSE_STEP`) is
+replaced by a fresh one; tests/README.md has the measured distribution.
 
 The setup favours the local tracks, which a model can learn in a few hundred
 steps: windows of 2,048 bp with 8 target bins (1,024 bp), so that each
@@ -38,7 +40,17 @@ MODEL = dict(channels=48, num_transformer_layers=1, num_heads=2,
 MIN_STEPS = 300
 CHECK_EVERY = 100
 MAX_STEPS = 2000
+# A run whose promoter peaks are still under half the flanks' height at step
+# 500 has collapsed to near-flat predictions and never recovers (measured:
+# seed 1 with TF_ENABLE_ONEDNN_OPTS=0 stayed below 0.3 up to step 1,700,
+# while every run that learns is above 1.2 by step 400); training restarts
+# from a fresh initialisation (seed + 1000), at most MAX_ATTEMPTS times.
+COLLAPSE_STEP = 500
+COLLAPSED_MARGIN = 0.5
+MAX_ATTEMPTS = 3
 DECAY_STEPS = 800
+PEAK_LEARNING_RATE = 2e-3
+WARMUP_STEPS = 30
 CRITERION_PEAK_MARGIN = 1.2
 TARGET_SCALE = 0.02
 VALID_CHROM, TEST_CHROM = 'chr2', 'chr3'
@@ -116,7 +128,8 @@ def learning_rate():
   """
   import tf_keras as keras
   return keras.optimizers.schedules.CosineDecay(
-      0.0, DECAY_STEPS, alpha=0.1, warmup_target=2e-3, warmup_steps=30)
+      0.0, DECAY_STEPS, alpha=0.1, warmup_target=PEAK_LEARNING_RATE,
+      warmup_steps=WARMUP_STEPS)
 
 
 class CriterionNotReached(RuntimeError):
@@ -151,32 +164,46 @@ def train_synthetic_model(work_dir: str, seed: int = 0,
     CriterionNotReached: at `max_steps` the checks still fail.
   """
   import json
+  import shutil
   from enformer_tf.train import config, loop
   genome, records = make_records(work_dir)
-  trainer = loop.Trainer(
-      enformer, train_data=config.basenji_datasets(records, 'train',
-                                                   shuffle_buffer=1024,
-                                                   seed=seed),
-      model_dir=os.path.join(work_dir, 'model'), batch_size=16,
-      learning_rate=learning_rate(),
-      checkpoint_every=max_steps, summary_every=max_steps, seed=seed,
-      progress=False)
   history = []
-  step = MIN_STEPS
-  while True:
-    trainer.train(step)
-    failures, figures = criterion_failures(trainer.model, genome, records)
-    history.append(dict(step=step, failures=failures, **figures))
-    with open(os.path.join(work_dir, 'criterion.json'), 'w') as f:
-      json.dump(history, f, indent=1)
+  for attempt in range(MAX_ATTEMPTS):
+    model_dir = os.path.join(work_dir, 'model')
+    shutil.rmtree(model_dir, ignore_errors=True)
+    attempt_seed = seed + 1000 * attempt
+    trainer = loop.Trainer(
+        enformer, train_data=config.basenji_datasets(records, 'train',
+                                                     shuffle_buffer=1024,
+                                                     seed=attempt_seed),
+        model_dir=model_dir, batch_size=16, learning_rate=learning_rate(),
+        checkpoint_every=max_steps, summary_every=max_steps,
+        seed=attempt_seed, progress=False)
+    step = MIN_STEPS
+    while True:
+      trainer.train(step)
+      failures, figures = criterion_failures(trainer.model, genome, records)
+      history.append(dict(attempt=attempt, seed=attempt_seed, step=step,
+                          failures=failures, **figures))
+      with open(os.path.join(work_dir, 'criterion.json'), 'w') as f:
+        json.dump(history, f, indent=1)
+      if not failures:
+        break
+      if step >= COLLAPSE_STEP and figures['peak_margin_min'] < (
+          COLLAPSED_MARGIN):
+        break  # Collapsed: this initialisation will not learn the peaks.
+      if step >= max_steps:
+        raise CriterionNotReached(
+            f'after {step} steps the trained synthetic model still fails on '
+            f'{VALID_CHROM}: {failures[:3]} (history in {work_dir}/'
+            'criterion.json)')
+      step = min(step + CHECK_EVERY, max_steps)
     if not failures:
       break
-    if step >= max_steps:
-      raise CriterionNotReached(
-          f'after {step} steps the trained synthetic model still fails on '
-          f'{VALID_CHROM}: {failures[:3]} (history in {work_dir}/'
-          'criterion.json)')
-    step = min(step + CHECK_EVERY, max_steps)
+  else:
+    raise CriterionNotReached(
+        f'{MAX_ATTEMPTS} initialisations collapsed to flat predictions '
+        f'(history in {work_dir}/criterion.json)')
   write_model_config(trainer.model_dir)
   model_path = os.path.join(work_dir, 'model.keras')
   trainer.model.save(model_path)
@@ -219,9 +246,11 @@ def held_out_report(work_dir: str, seed: int = 0) -> dict:
   result = train_synthetic_model(work_dir, seed)
   minutes = (time.time() - begin) / 60
   with open(os.path.join(work_dir, 'criterion.json')) as f:
-    steps = json.load(f)[-1]['step']
+    history = json.load(f)
+  steps, attempts = history[-1]['step'], history[-1]['attempt'] + 1
   model = load_keras_model(result.model_path)
-  report = dict(seed=seed, steps=steps, minutes=round(minutes, 2),
+  report = dict(seed=seed, steps=steps, attempts=attempts,
+                minutes=round(minutes, 2),
                 onednn=os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default'))
   failures = []
   for found, figures in (
