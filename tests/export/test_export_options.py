@@ -165,9 +165,10 @@ class StubModule(tf.Module):
 
   sequence_length = 8
 
-  def __init__(self, model, tracks=None, output_dtype='float32'):
+  def __init__(self, model, tracks=None, output_dtype='float32',
+               hub_sequence_length=None):
     super().__init__()
-    del model, tracks, output_dtype
+    del model, tracks, output_dtype, hub_sequence_length
     self.scale = tf.Variable(2.0)
 
   def signatures(self):
