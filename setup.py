@@ -28,7 +28,7 @@ setup(
     ],
     extras_require={
         'test': ['pytest>=7', 'pytest-xdist>=3', 'hypothesis>=6.80',
-                 'scipy>=1.10'],
+                 'scipy>=1.10', 'tensorflow-hub>=0.16'],
     },
     entry_points={
         'console_scripts': [

@@ -92,6 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
                       help='replace an existing version directory')
   parser.add_argument('--no_warmup', action='store_true',
                       help='do not write TF Serving warm-up requests')
+  parser.add_argument('--hub_sequence_length', type=int, default=None,
+                      metavar='N',
+                      help='input length in bp of the TF Hub-style '
+                      'model.predict_on_batch and contribution_input_grad, '
+                      'which crop the centre sequence_length bp (default: '
+                      '2 x sequence_length, 393216 for the published '
+                      'Enformer, as deepmind/enformer/1 takes; the serving '
+                      'signatures keep sequence_length)')
   parser.add_argument('--model_name', default='enformer',
                       help='model name in the warm-up requests (default '
                       'enformer)')
@@ -112,7 +120,8 @@ def run(args: argparse.Namespace) -> str:
       output_dtype='float16' if args.float16 else 'float32',
       mixed_bfloat16=args.mixed_bfloat16,
       overwrite=args.overwrite, warmup_requests=not args.no_warmup,
-      model_name=args.model_name)
+      model_name=args.model_name,
+      hub_sequence_length=args.hub_sequence_length)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -138,6 +147,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     outputs = ', '.join(f'{k} {v["dtype"]}{v["shape"]}'
                         for k, v in spec['outputs'].items())
     print(f'  {name}: {inputs} -> {outputs}')
+  hub_length = metadata.get('hub_sequence_length')
+  if hub_length:
+    print(f'  TF Hub model.predict_on_batch, contribution_input_grad: '
+          f'{hub_length} bp, centre {metadata["sequence_length"]} bp used')
   return 0
 
 

@@ -153,12 +153,15 @@ def export_saved_model(model: keras.Model,
                        mixed_bfloat16: bool = False,
                        overwrite: bool = False,
                        warmup_requests: bool = True,
-                       model_name: str = DEFAULT_MODEL_NAME) -> str:
+                       model_name: str = DEFAULT_MODEL_NAME,
+                       hub_sequence_length: Optional[int] = None) -> str:
   """Exports `model` as `export_dir/<version>/` for TF Serving, atomically.
 
   The SavedModel has the signatures of `signatures.ServingModule` (one-hot
-  and DNA-string inputs, per head, embeddings) plus the TF Hub-style
-  `.model.predict_on_batch` and `contribution_input_grad`.
+  and DNA-string inputs, per head, embeddings; exactly `L` bp, the model's
+  `sequence_length`) plus the TF Hub-style `.model.predict_on_batch` and
+  `contribution_input_grad`, which take `hub_sequence_length` bp and crop
+  the centre `L` bp, as `deepmind/enformer/1` does.
 
   Args:
     model: a built Enformer with a fixed `sequence_length`.
@@ -177,21 +180,28 @@ def export_saved_model(model: keras.Model,
     warmup_requests: write `assets.extra/tf_serving_warmup_requests`, one
       batch-1 request per signature, which TF Serving runs before serving.
     model_name: the model name written into the warm-up requests.
+    hub_sequence_length: the input length `H` in bp of `.model.
+      predict_on_batch` and `contribution_input_grad`; None for twice the
+      model's `sequence_length` (393,216 bp for the published 196,608-bp
+      Enformer, the TF Hub model's input length). Must be at least `L` with
+      `H - L` even. The serving signatures keep length `L`.
 
   Returns:
     The path of the version directory.
 
   Raises:
     FileExistsError: the version exists and `overwrite` is False.
-    ValueError: invalid `version`, `tracks`, `output_dtype`, a model without
-      a fixed sequence length, or a non-local `export_dir`.
+    ValueError: invalid `version`, `tracks`, `output_dtype`,
+      `hub_sequence_length`, a model without a fixed sequence length, or a
+      non-local `export_dir`.
   """
   export_dir = _check_local(export_dir)
   if mixed_bfloat16:
     model = in_mixed_bfloat16(model)
   # Validates the model and the options before anything is written.
-  module = signatures_lib.ServingModule(model, tracks=tracks,
-                                        output_dtype=output_dtype)
+  module = signatures_lib.ServingModule(
+      model, tracks=tracks, output_dtype=output_dtype,
+      hub_sequence_length=hub_sequence_length)
   version = (next_version(export_dir) if version is None
              else _check_version(version))
   final_dir = os.path.join(export_dir, str(version))

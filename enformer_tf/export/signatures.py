@@ -21,10 +21,16 @@ what `export_saved_model` saves:
 
 - The TF Hub Enformer's interface (REFERENCE section 6): `module.model.
   predict_on_batch(x) -> {head: [B, bins, tracks]}` (every head, every track,
-  float32, whatever `tracks` and `output_dtype` say) with
-  `predict_on_batch.input_signature[0].shape[1] == L`, and
+  float32, whatever `tracks` and `output_dtype` say) and
   `module.contribution_input_grad(sequence, target_mask, head)`, traced once
-  per head so that the loaded function dispatches on the head name.
+  per head so that the loaded function dispatches on the head name. Like
+  `deepmind/enformer/1` (which takes 393,216 bp and predicts from the centre
+  196,608 bp), both take the hub length `H` (`hub_sequence_length`, default
+  `2 * L`; `predict_on_batch.input_signature[0].shape[1] == H`) and crop the
+  centre `L` bp in the graph, `(H - L) // 2` bp off each side. The crop is
+  differentiable: the gradient at the cropped flanks is zero. `module.model`
+  tracks the variables itself, so it keeps working after the loaded root
+  object is dropped.
 
 Inputs are checked inside the graph, because TF Serving's C++ session does
 not check fed tensors against the signature's static shape: a wrong rank or
@@ -268,20 +274,82 @@ def _check_tracks(tracks: Optional[Mapping[str, Sequence[int]]],
   return selection
 
 
+def check_hub_sequence_length(hub_sequence_length: Optional[int],
+                              sequence_length: int) -> int:
+  """The TF Hub input length `H` for a model of length `L`.
+
+  Args:
+    hub_sequence_length: `H` in bp, or None for `2 * L` (393,216 bp for the
+      published 196,608-bp Enformer, as `deepmind/enformer/1` takes).
+    sequence_length: `L`, the model's input length in bp.
+
+  Returns:
+    `H`: an integer with `H >= L` and `H - L` even, so that the centre `L`
+    bp are `(H - L) // 2` bp from either end.
+
+  Raises:
+    ValueError: `H` is not an integer, shorter than `L`, or `H - L` is odd.
+  """
+  if hub_sequence_length is None:
+    return 2 * int(sequence_length)
+  value = hub_sequence_length
+  if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    raise ValueError(f'hub_sequence_length must be an integer number of bp '
+                     f'(or None for 2 x {sequence_length} = '
+                     f'{2 * sequence_length}); got {value!r}.')
+  value = int(value)
+  if value < sequence_length:
+    raise ValueError(
+        f'hub_sequence_length={value} is shorter than the model\'s '
+        f'sequence_length={sequence_length}; it must be at least '
+        f'{sequence_length} bp (the TF Hub functions crop the centre '
+        f'{sequence_length} bp of it), default {2 * sequence_length}.')
+  if (value - sequence_length) % 2:
+    raise ValueError(
+        f'hub_sequence_length={value} minus the model\'s sequence_length='
+        f'{sequence_length} is odd ({value - sequence_length}); it must be '
+        'even, so that the centre crop removes the same number of bp from '
+        f'each side (e.g. {value + 1} or {value - 1}).')
+  return value
+
+
+def center_crop(sequence: tf.Tensor, sequence_length: int) -> tf.Tensor:
+  """The centre `sequence_length` bp of `[..., H, 4]` (axis -2).
+
+  `H - sequence_length` must be even (see `check_hub_sequence_length`);
+  the same number of bp are removed from each side. Differentiable: the
+  gradient at the removed flanks is zero.
+  """
+  hub_length = sequence.shape[-2]
+  start = (hub_length - sequence_length) // 2
+  return sequence[..., start:start + sequence_length, :]
+
+
 class HubModel(tf.Module):
   """The TF Hub Enformer's `.model`: `predict_on_batch(x) -> {head: y}`.
 
-  `predict_on_batch` takes float32 `[B, L, 4]` (its `input_signature[0].
-  shape[1]` is `L`) and returns every head's `[B, bins, tracks]` in float32,
+  `predict_on_batch` takes float32 `[B, H, 4]` (its `input_signature[0].
+  shape[1]` is `H`, the hub length) and returns every head's
+  `[B, bins, tracks]` in float32, computed from the centre `L` bp,
   differentiable with respect to `x` (so gradient tools work on it after
   loading).
+
+  Args:
+    predict_fn: `[B, H, 4] -> {head: [B, bins, tracks]}`.
+    hub_sequence_length: `H`.
+    variables: every variable `predict_fn` reads. Tracked here, so that the
+      loaded `.model` owns them: without this, `tf.saved_model.load(p).model`
+      failed ("referencing variables which have been deleted") once the
+      loaded root object was garbage-collected.
   """
 
-  def __init__(self, predict_fn, sequence_length: int):
+  def __init__(self, predict_fn, hub_sequence_length: int,
+               variables: Sequence[tf.Variable]):
     super().__init__(name='model')
+    self.enformer_variables = list(variables)
     self.predict_on_batch = tf.function(
         predict_fn, input_signature=[tf.TensorSpec(
-            [None, sequence_length, 4], tf.float32, name='x')])
+            [None, hub_sequence_length, 4], tf.float32, name='x')])
 
 
 class ServingModule(tf.Module):
@@ -295,9 +363,15 @@ class ServingModule(tf.Module):
       given order); heads left out keep all their tracks.
     output_dtype: `'float32'` or `'float16'`, the dtype of the serving
       signatures' outputs.
+    hub_sequence_length: `H`, the input length in bp of the TF Hub-style
+      `model.predict_on_batch` and `contribution_input_grad`, which crop its
+      centre `L` bp; None for `2 * L` (393,216 bp for a 196,608-bp model,
+      as the TF Hub Enformer takes). Must be `>= L` with `H - L` even.
 
   Attributes:
-    sequence_length: `L`, the fixed input length in bp.
+    sequence_length: `L`, the fixed input length in bp of the serving
+      signatures.
+    hub_sequence_length: `H`, the input length of the TF Hub functions.
     bins: output bins per sequence.
     heads: head -> tracks in the serving outputs (after `tracks`).
     model_heads: head -> tracks of the model.
@@ -307,12 +381,14 @@ class ServingModule(tf.Module):
 
   Raises:
     ValueError: the model has no fixed `sequence_length`, a head name would
-      clash with another signature, or `tracks` / `output_dtype` is invalid.
+      clash with another signature, or `tracks` / `output_dtype` /
+      `hub_sequence_length` is invalid.
   """
 
   def __init__(self, model: keras.Model,
                tracks: Optional[Mapping[str, Sequence[int]]] = None,
-               output_dtype: str = 'float32'):
+               output_dtype: str = 'float32',
+               hub_sequence_length: Optional[int] = None):
     super().__init__(name='enformer_serving')
     if output_dtype not in OUTPUT_DTYPES:
       raise ValueError(f'output_dtype must be one of {OUTPUT_DTYPES}, got '
@@ -333,6 +409,8 @@ class ServingModule(tf.Module):
           'another head).')
     selection = _check_tracks(tracks, model_heads)
     self.sequence_length = int(model.sequence_length)
+    self.hub_sequence_length = check_hub_sequence_length(
+        hub_sequence_length, self.sequence_length)
     self.bins = int(model.target_length or self.sequence_length // BIN_SIZE)
     self.embedding_size = 2 * int(model.channels)
     self.output_dtype = output_dtype
@@ -359,7 +437,8 @@ class ServingModule(tf.Module):
     self._embed = tf.function(
         lambda sequence: model.embed(sequence, training=False),
         input_signature=[sequence_spec])
-    self.model = HubModel(self._predict_on_batch, self.sequence_length)
+    self.model = HubModel(self._predict_on_batch, self.hub_sequence_length,
+                          self.enformer_variables)
     self.contribution_input_grad = tf.function(self._contribution_input_grad)
 
   # -- Building blocks ---------------------------------------------------------
@@ -376,21 +455,39 @@ class ServingModule(tf.Module):
                              axis=-1)
     return tf.cast(prediction, self.output_dtype)  # [B, bins, tracks]
 
+  def _hub_input(self, x: tf.Tensor) -> tf.Tensor:
+    """The centre `[B, L, 4]` of a checked `[B, H, 4]` TF Hub input."""
+    if x.shape.rank is not None and x.shape.rank >= 2 and (
+        x.shape[-2] is not None and x.shape[-2] != self.hub_sequence_length):
+      # Only reachable in process (the saved functions have fixed specs).
+      raise ValueError(
+          f'The TF Hub functions take {self.hub_sequence_length:,} bp '
+          f'(hub_sequence_length; the model predicts from the centre '
+          f'{self.sequence_length:,} bp); got a sequence of '
+          f'{x.shape[-2]:,} bp.')
+    x = check_one_hot_sequence(x, self.hub_sequence_length,
+                               check_values=False)
+    return center_crop(x, self.sequence_length)  # [B, L, 4]
+
   def _predict_on_batch(self, x):
-    x = check_one_hot_sequence(x, self.sequence_length, check_values=False)
-    embedding = self._embed(x)  # [B, bins, 2C]
+    embedding = self._embed(self._hub_input(x))  # [B, bins, 2C]
     return {head: self._head(embedding, head) for head in self.model_heads}
 
   def _contribution_input_grad(self, sequence, target_mask, head):
-    """Gradient x input of the mask-weighted mean prediction: `[L]`."""
-    sequence = sequence[tf.newaxis]  # [1, L, 4]
+    """Gradient x input of the mask-weighted mean prediction: `[H]`.
+
+    `sequence` is `[H, 4]`; the scores at the `(H - L) // 2` bp cropped off
+    either side are zero.
+    """
+    sequence = sequence[tf.newaxis]  # [1, H, 4]
     with tf.GradientTape() as tape:
       tape.watch(sequence)
-      prediction = self._head(self._embed(sequence), head)[0]  # [bins, tracks]
+      embedding = self._embed(self._hub_input(sequence))  # [1, bins, 2C]
+      prediction = self._head(embedding, head)[0]  # [bins, tracks]
       score = (tf.reduce_sum(target_mask * prediction) /
                tf.reduce_sum(target_mask))  # []
-    gradient = tape.gradient(score, sequence)  # [1, L, 4]
-    return tf.reduce_sum(gradient[0] * sequence[0], axis=-1)  # [L]
+    gradient = tape.gradient(score, sequence)  # [1, H, 4]
+    return tf.reduce_sum(gradient[0] * sequence[0], axis=-1)  # [H]
 
   # -- Tracing -----------------------------------------------------------------
 
@@ -441,7 +538,7 @@ class ServingModule(tf.Module):
     self.model.predict_on_batch.get_concrete_function()
     for head, tracks in self.model_heads.items():
       self.contribution_input_grad.get_concrete_function(
-          tf.TensorSpec([self.sequence_length, 4], tf.float32,
+          tf.TensorSpec([self.hub_sequence_length, 4], tf.float32,
                         name=SEQUENCE_INPUT),
           tf.TensorSpec([self.bins, tracks], tf.float32, name='target_mask'),
           head)
@@ -469,7 +566,8 @@ class ServingModule(tf.Module):
         outputs = {EMBEDDINGS: {'dtype': self.output_dtype,
                                 'shape': [-1, self.bins, self.embedding_size]}}
       specs[name] = {'inputs': inputs, 'outputs': outputs}
-    return dict(sequence_length=self.sequence_length, bins=self.bins,
+    return dict(sequence_length=self.sequence_length,
+                hub_sequence_length=self.hub_sequence_length, bins=self.bins,
                 bin_size=BIN_SIZE, embedding_size=self.embedding_size,
                 output_dtype=self.output_dtype, heads=dict(self.heads),
                 model_heads=dict(self.model_heads),

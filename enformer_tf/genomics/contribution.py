@@ -6,8 +6,9 @@ Three views of one model and one sequence (REFERENCE.md section 6):
   predictions, `sum(mask * y) / sum(mask)` over a `[bins, tracks]` mask; its
   sum over the four bases is the per-base contribution. This is exactly
   what the SavedModel's `contribution_input_grad(sequence, target_mask,
-  head)` (`export/signatures.py`) returns, so scores computed here and
-  through TF Hub-style tools agree.
+  head)` (`export/signatures.py`) returns on the centre `L` bp of its
+  hub-length input (its scores on the cropped flanks are zero), so scores
+  computed here and through TF Hub-style tools agree.
 - in-silico mutagenesis (ISM): the change of the same target when each base
   of a window is replaced by each other base, one mutant at a time.
 - the attention weights of each transformer layer, `[heads, T, T]` over the

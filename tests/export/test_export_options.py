@@ -83,8 +83,10 @@ def test_tracks_and_float16(model, tmp_path):
   np.testing.assert_allclose(
       embeddings['embeddings'].numpy().astype(np.float32), embedding,
       rtol=1e-3, atol=1e-3)
-  # The TF Hub-style function keeps every track in float32.
-  hub = loaded.model.predict_on_batch(x)
+  # The TF Hub-style function keeps every track in float32; it takes 2 L bp
+  # (zero flanks here) and predicts from the centre L.
+  flanks = np.zeros([2, L // 2, 4], np.float32)
+  hub = loaded.model.predict_on_batch(np.concatenate([flanks, x, flanks], 1))
   assert hub['human'].dtype == tf.float32 and hub['human'].shape[-1] == 5
   np.testing.assert_allclose(hub['human'].numpy(), expected['human'].numpy(),
                              atol=1e-5, rtol=0)
@@ -163,9 +165,10 @@ class StubModule(tf.Module):
 
   sequence_length = 8
 
-  def __init__(self, model, tracks=None, output_dtype='float32'):
+  def __init__(self, model, tracks=None, output_dtype='float32',
+               hub_sequence_length=None):
     super().__init__()
-    del model, tracks, output_dtype
+    del model, tracks, output_dtype, hub_sequence_length
     self.scale = tf.Variable(2.0)
 
   def signatures(self):

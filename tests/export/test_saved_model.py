@@ -29,6 +29,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
                                'saved_model_cli')
 L = 1024
+H = 2 * L  # The TF Hub functions' input length (hub_sequence_length).
 BINS = 4
 HEADS = {'human': 5, 'mouse': 3}
 TINY = dict(channels=48, num_transformer_layers=1, num_heads=2, heads=HEADS,
@@ -350,11 +351,12 @@ def test_bad_dna_input_is_invalid_argument(loaded, session, name, case, value,
 
 
 def test_hub_predict_on_batch_checks_the_shape(loaded):
-  # A restored tf.function checks its input signature in Python first.
-  with pytest.raises(TypeError, match=re.escape('(None, 1024, 4)')):
-    loaded.model.predict_on_batch(tf.zeros([1, 2048, 4]))
+  # A restored tf.function checks its input signature in Python first. It
+  # takes the hub length H = 2 L, not the model's own L.
+  with pytest.raises(TypeError, match=re.escape(f'(None, {H}, 4)')):
+    loaded.model.predict_on_batch(tf.zeros([1, L, 4]))
   with pytest.raises(tf.errors.InvalidArgumentError, match='empty batch'):
-    loaded.model.predict_on_batch(tf.zeros([0, 1024, 4]))
+    loaded.model.predict_on_batch(tf.zeros([0, H, 4]))
 
 
 def test_saved_model_cli_run_reports_bad_dna_and_wrong_length(export_path,
@@ -405,13 +407,23 @@ def test_warmup_requests_parse_and_run(export_path, loaded, session):
 # -- TF Hub compatibility ------------------------------------------------------
 
 
+def hub_input(x, seed=0):
+  """`[B, L, 4]` -> `[B, H, 4]`: random one-hot flanks around `x`."""
+  flank = (H - L) // 2
+  rng = np.random.RandomState(seed)
+  left, right = (one_hot(rng.randint(0, 4, (len(x), flank)))
+                 for _ in range(2))
+  return np.concatenate([left, x, right], axis=1)
+
+
 def test_hub_predict_on_batch_returns_every_head(model, loaded):
   signature = loaded.model.predict_on_batch.input_signature
-  assert signature[0].shape[1] == L
-  assert signature[0].shape.as_list() == [None, L, 4]
-  x = tf.constant(one_hot(random_codes(2, seed=6)))
+  assert signature[0].shape[1] == H
+  assert signature[0].shape.as_list() == [None, H, 4]
+  centre = one_hot(random_codes(2, seed=6))
+  x = tf.constant(hub_input(centre))
   predictions = loaded.model.predict_on_batch(x)
-  expected = model(x, training=False)
+  expected = model(centre, training=False)
   assert set(predictions) == set(HEADS)
   for head in HEADS:
     np.testing.assert_allclose(predictions[head].numpy(),
@@ -420,12 +432,18 @@ def test_hub_predict_on_batch_returns_every_head(model, loaded):
   with tf.GradientTape() as tape:
     tape.watch(x)
     total = tf.reduce_sum(loaded.model.predict_on_batch(x)['mouse'])
+  centre = tf.constant(centre)
   with tf.GradientTape() as reference_tape:
-    reference_tape.watch(x)
-    reference = tf.reduce_sum(model(x, training=False)['mouse'])
-  np.testing.assert_allclose(tape.gradient(total, x).numpy(),
-                             reference_tape.gradient(reference, x).numpy(),
+    reference_tape.watch(centre)
+    reference = tf.reduce_sum(model(centre, training=False)['mouse'])
+  gradient = tape.gradient(total, x).numpy()  # [2, H, 4]
+  flank = (H - L) // 2
+  np.testing.assert_allclose(gradient[:, flank:flank + L],
+                             reference_tape.gradient(reference,
+                                                     centre).numpy(),
                              rtol=1e-4, atol=1e-6)
+  assert np.all(gradient[:, :flank] == 0)  # The cropped flanks.
+  assert np.all(gradient[:, flank + L:] == 0)
 
 
 @pytest.mark.parametrize('head', list(HEADS))
@@ -435,7 +453,14 @@ def test_contribution_input_grad_equals_a_direct_gradient(model, loaded, head):
   sequence[300:310] = 0  # Some N.
   mask = (rng.rand(BINS, HEADS[head]) < 0.4).astype(np.float32)
   mask[BINS // 2, 0] = 1.0
-  scores = loaded.contribution_input_grad(sequence, mask, head)
+  # [H]: the function takes the hub length, zero on the cropped flanks.
+  hub_scores = loaded.contribution_input_grad(
+      hub_input(sequence[np.newaxis])[0], mask, head).numpy()
+  flank = (H - L) // 2
+  assert hub_scores.shape == (H,)
+  assert np.all(hub_scores[:flank] == 0)
+  assert np.all(hub_scores[flank + L:] == 0)
+  scores = hub_scores[flank:flank + L]
 
   x = tf.constant(sequence[np.newaxis])
   with tf.GradientTape() as tape:
@@ -443,13 +468,15 @@ def test_contribution_input_grad_equals_a_direct_gradient(model, loaded, head):
     prediction = model(x, training=False)[head]
     score = tf.reduce_sum(mask * prediction) / tf.reduce_sum(mask)
   expected = tf.reduce_sum(tape.gradient(score, x) * x, axis=-1)[0].numpy()
-  assert scores.shape == (L,)
-  np.testing.assert_allclose(scores.numpy(), expected, rtol=1e-4, atol=1e-7)
-  assert np.all(scores.numpy()[300:310] == 0)  # Gradient x input at N is 0.
+  np.testing.assert_allclose(scores, expected, rtol=1e-4, atol=1e-7)
+  assert np.all(scores[300:310] == 0)  # Gradient x input at N is 0.
 
 
 def test_contribution_input_grad_rejects_other_heads_and_shapes(loaded):
-  sequence = one_hot(random_codes(1))[0]
+  sequence = hub_input(one_hot(random_codes(1)))[0]  # [H, 4]
+  with pytest.raises((ValueError, TypeError)):  # The model's L, not H.
+    loaded.contribution_input_grad(sequence[:L], np.ones([BINS, 5],
+                                                         np.float32), 'human')
   with pytest.raises((ValueError, TypeError)):
     loaded.contribution_input_grad(sequence, np.ones([BINS, 5], np.float32),
                                    'zebrafish')

@@ -155,8 +155,15 @@ def test_gradient_times_input_equals_the_saved_model_function(model,
                                                               sequence):
   from enformer_tf.export.signatures import ServingModule
   mask = a_mask()
+  # The TF Hub-style function takes 2 L bp and scores the centre L (zero
+  # flanks here; their scores are zero in any case).
+  flank = np.zeros([L // 2, 4], np.float32)
   exported = ServingModule(model).contribution_input_grad(
-      tf.constant(sequence), tf.constant(mask), 'human').numpy()  # [L]
+      tf.constant(np.concatenate([flank, sequence, flank]).astype(np.float32)),
+      tf.constant(mask), 'human').numpy()  # [2 L]
+  assert exported.shape == (2 * L,)
+  assert not exported[:L // 2].any() and not exported[-(L // 2):].any()
+  exported = exported[L // 2:-(L // 2)]  # [L]
   result = contribution.gradient_times_input(model, sequence, 'human', mask)
   np.testing.assert_allclose(result.scores, exported, rtol=1e-4,
                              atol=1e-5 * np.abs(exported).max())
