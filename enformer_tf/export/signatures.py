@@ -46,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from enformer_tf.layers.cropping import TargetLengthCrop1D
 from enformer_tf.model import BIN_SIZE
 
 SEQUENCE_INPUT = 'sequence'
@@ -313,18 +314,6 @@ def check_hub_sequence_length(hub_sequence_length: Optional[int],
   return value
 
 
-def center_crop(sequence: tf.Tensor, sequence_length: int) -> tf.Tensor:
-  """The centre `sequence_length` bp of `[..., H, 4]` (axis -2).
-
-  `H - sequence_length` must be even (see `check_hub_sequence_length`);
-  the same number of bp are removed from each side. Differentiable: the
-  gradient at the removed flanks is zero.
-  """
-  hub_length = sequence.shape[-2]
-  start = (hub_length - sequence_length) // 2
-  return sequence[..., start:start + sequence_length, :]
-
-
 class HubModel(tf.Module):
   """The TF Hub Enformer's `.model`: `predict_on_batch(x) -> {head: y}`.
 
@@ -467,7 +456,9 @@ class ServingModule(tf.Module):
           f'{x.shape[-2]:,} bp.')
     x = check_one_hot_sequence(x, self.hub_sequence_length,
                                check_values=False)
-    return center_crop(x, self.sequence_length)  # [B, L, 4]
+    # The centre L bp, (H - L) // 2 off each side (H - L is even); the
+    # gradient at the removed flanks is zero.
+    return TargetLengthCrop1D(self.sequence_length, name='hub_crop')(x)
 
   def _predict_on_batch(self, x):
     embedding = self._embed(self._hub_input(x))  # [B, bins, 2C]
