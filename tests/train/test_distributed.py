@@ -57,19 +57,12 @@ def test_get_strategy_errors(monkeypatch, name, kwargs, tf_config, match):
     strategy_lib.get_strategy(name, **kwargs)
 
 
-def _same_init(tiny_model, **kwargs):
-  """A model factory whose every model starts from the same weights, and
-  those weights."""
-  reference = tiny_model(dropout=False, **kwargs)
-  reference.build((None, 1024, 4))
-  weights = reference.get_weights()
-
-  def factory():
-    model = tiny_model(dropout=False, **kwargs)
-    model.build((None, 1024, 4))
-    model.set_weights(weights)
-    return model
-  return factory, weights
+def _set_weights(model, weights):
+  """`model`, built for 1,024 bp, with `weights`: every model of a
+  comparison starts from the same weights."""
+  model.build((None, 1024, 4))
+  model.set_weights(weights)
+  return model
 
 
 def _sgd(learning_rate):
@@ -91,8 +84,11 @@ def one_device(tmp_path_factory, tiny_model, make_datasets):
   batch 2), shared by the mirrored test and its control: with one replica,
   synchronised and per-replica BatchNorm are the same computation."""
   keras.utils.set_random_seed(0)
-  factory, weights = _same_init(tiny_model)
-  run = _train(tmp_path_factory.mktemp('one_device'), 'one', factory,
+  reference = tiny_model(dropout=False)
+  reference.build((None, 1024, 4))
+  weights = reference.get_weights()
+  run = _train(tmp_path_factory.mktemp('one_device'), 'one',
+               lambda: _set_weights(tiny_model(dropout=False), weights),
                make_datasets(), None)
   return weights, [v.numpy() for v in run.model.variables]
 
@@ -115,11 +111,6 @@ def test_mirrored_update_equals_one_device(tmp_path, tiny_model,
     moved += not np.allclose(start, a)
   assert moved > len(two.model.trainable_variables) // 2  # Training happened.
 
-
-def _set_weights(model, weights):
-  model.build((None, 1024, 4))
-  model.set_weights(weights)
-  return model
 
 
 @pytest.mark.slow
