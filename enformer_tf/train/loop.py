@@ -46,6 +46,7 @@ from tensorflow.core.framework import summary_pb2
 from enformer_tf.train import augment as augment_lib
 from enformer_tf.train import checkpointing
 from enformer_tf.train import evaluate as evaluate_lib
+from enformer_tf.train import head_bias as head_bias_lib
 from enformer_tf.train import interrupt
 from enformer_tf.train import losses as losses_lib
 from enformer_tf.train import metrics as metrics_lib
@@ -243,6 +244,9 @@ class Trainer:
     handle_signals: on SIGINT/SIGTERM during `train`, finish the step, save
       a checkpoint and raise `TrainingInterrupted` (main thread, single
       worker only; elsewhere the signals keep their behaviour).
+    head_bias_init: `'zeros'` (the reference's) or `'target_mean'`: each
+      head's bias starts at softplus^-1 of its tracks' mean over the first
+      training examples (`head_bias.py` says why), on a fresh run only.
   """
 
   def __init__(self,
@@ -269,7 +273,8 @@ class Trainer:
                progress: bool = True,
                non_finite: str = 'stop',
                max_consecutive_skips: int = 10,
-               handle_signals: bool = True):
+               handle_signals: bool = True,
+               head_bias_init: str = 'zeros'):
     for arg, value in (('batch_size', batch_size),
                        ('checkpoint_every', checkpoint_every),
                        ('max_checkpoints', max_checkpoints),
@@ -279,6 +284,10 @@ class Trainer:
     if int(eval_every) != eval_every or eval_every < 0:
       raise ValueError(
           f'eval_every must be a non-negative integer, got {eval_every!r}.')
+    if head_bias_init not in head_bias_lib.HEAD_BIAS_INITS:
+      raise ValueError(f'head_bias_init must be one of '
+                       f'{head_bias_lib.HEAD_BIAS_INITS}, got '
+                       f'{head_bias_init!r}.')
     if resume_data not in RESUME_DATA:
       raise ValueError(f'resume_data must be one of {RESUME_DATA}, got '
                        f'{resume_data!r}.')
@@ -354,7 +363,10 @@ class Trainer:
       self.checkpoint = tf.train.Checkpoint(
           step=self.step, model=self.model, optimizer=self.optimizer,
           dropout_generators=dropout_generators(self.model))
-    self._restore()
+    if not self._restore() and head_bias_init == 'target_mean':
+      # A fresh run only: a restored checkpoint has its own biases.
+      head_bias_lib.initialise_head_biases(
+          self.model, {h: self.train_data[h] for h in self.heads})
     self._write_dir = (model_dir if self.is_chief else os.path.join(
         model_dir, f'.worker_{strategy_lib.task_index(self.strategy)}'))
     self.manager = tf.train.CheckpointManager(
@@ -377,6 +389,7 @@ class Trainer:
         self.checkpoint, self.model_dir, repair_state=self.is_chief)
     if restored:
       logger.info('Restored %s (step %d).', restored, int(self.step.numpy()))
+    return restored
 
   def _save_operative_config(self):
     tf.io.gfile.makedirs(self.model_dir)
