@@ -1,5 +1,5 @@
 """enformer_tf: Enformer (Avsec et al. 2021) in TensorFlow / tf-keras."""
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 setup(
     name='enformer_tf',
@@ -10,9 +10,13 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.10',
-    packages=find_packages(include=['enformer_tf', 'enformer_tf.*']),
+    # Namespace packages so that the data-only folders (enformer_tf/gin/*)
+    # are packages too: setuptools otherwise warns that their .gin files are
+    # data outside any package, and will stop shipping them.
+    packages=find_namespace_packages(
+        include=['enformer_tf', 'enformer_tf.*'], exclude=['*.__pycache__']),
     include_package_data=True,
-    package_data={'enformer_tf': ['gin/**/*.gin']},
+    package_data={'enformer_tf.gin': ['**/*.gin']},
     install_requires=[
         'tensorflow>=2.21,<2.22',
         'tf-keras>=2.21,<2.22',

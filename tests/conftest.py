@@ -1,6 +1,8 @@
 """Test setup: quiet TensorFlow, two logical CPUs for distribution tests."""
 import fcntl
+import json
 import os
+import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -60,3 +62,16 @@ def pytest_collection_modifyitems(config, items):
     if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
       item.add_marker(pytest.mark.xdist_group('trained_synthetic'))
       item.add_marker(pytest.mark.trained_synthetic)
+
+
+if os.environ.get('ENFORMER_TEST_TIMELINE'):
+  @pytest.hookimpl(hookwrapper=True)
+  def pytest_runtest_protocol(item, nextitem):
+    # One JSON line per test (setup, call and teardown) with its worker:
+    # where the suite's minutes go and how evenly the workers share them.
+    begin = time.time()
+    yield
+    with open(os.environ['ENFORMER_TEST_TIMELINE'], 'a') as f:
+      f.write(json.dumps(dict(
+          worker=os.environ.get('PYTEST_XDIST_WORKER', 'main'),
+          test=item.nodeid, begin=begin, end=time.time())) + '\n')
