@@ -262,9 +262,11 @@ def held_out_report(work_dir: str, seed: int = 0) -> dict:
   for found, figures in (
       trained_checks.promoter_peaks(model, result.genome['human'],
                                     TEST_CHROM),
-      trained_checks.motif_attributions(model, result.genome['human'],
-                                        TEST_CHROM, SEQUENCE_LENGTH,
-                                        TARGET_LENGTH),
+      trained_checks.motif_attributions(
+          model, result.genome['human'], TEST_CHROM, SEQUENCE_LENGTH,
+          TARGET_LENGTH,
+          min_sign_agreement=trained_checks.HELD_OUT_MIN_SIGN_AGREEMENT,
+          min_r=trained_checks.HELD_OUT_MIN_GRADIENT_ISM_R),
       trained_checks.track_correlations(model, result.records, 'test',
                                         untrained=enformer())):
     failures += found
