@@ -52,10 +52,6 @@ DECAY_STEPS = 800
 PEAK_LEARNING_RATE = 2e-3
 WARMUP_STEPS = 30
 CRITERION_PEAK_MARGIN = 1.2
-# Heads start at their tracks' means (enformer_tf/train/head_bias.py): with
-# zero biases, some initialisations fitted the near-zero background first
-# and never found the promoter motif (tests/README.md).
-HEAD_BIAS_INIT = 'target_mean'
 TARGET_SCALE = 0.02
 VALID_CHROM, TEST_CHROM = 'chr2', 'chr3'
 
@@ -159,9 +155,7 @@ def criterion_failures(model, genome, records):
 
 
 def train_synthetic_model(work_dir: str, seed: int = 0,
-                          max_steps: int = MAX_STEPS,
-                          head_bias_init: str = HEAD_BIAS_INIT
-                          ) -> TrainedSynthetic:
+                          max_steps: int = MAX_STEPS) -> TrainedSynthetic:
   """Trains until the checks pass on chr2 (see the module docstring).
 
   Writes `work_dir/criterion.json`: the figures measured at every check.
@@ -184,7 +178,7 @@ def train_synthetic_model(work_dir: str, seed: int = 0,
                                                      seed=attempt_seed),
         model_dir=model_dir, batch_size=16, learning_rate=learning_rate(),
         checkpoint_every=max_steps, summary_every=max_steps,
-        seed=attempt_seed, progress=False, head_bias_init=head_bias_init)
+        seed=attempt_seed, progress=False)
     step = MIN_STEPS
     while True:
       trainer.train(step)
