@@ -40,14 +40,18 @@ MODEL = dict(channels=48, num_transformer_layers=1, num_heads=2,
 MIN_STEPS = 300
 CHECK_EVERY = 100
 MAX_STEPS = 2000
-# A run whose promoter peaks are still under half the flanks' height at step
-# 500 has collapsed to near-flat predictions and never recovers (measured:
-# seed 1 with TF_ENABLE_ONEDNN_OPTS=0 stayed below 0.3 up to step 1,700,
-# while every run that learns is above 1.2 by step 400); training restarts
-# from a fresh initialisation (seed + 1000), at most MAX_ATTEMPTS times.
+# Some initialisations never find the promoter motif: their predictions stay
+# near flat (peak margin 0.3-0.85 up to step 900; seed 0 at 5e-3 with oneDNN
+# on, AMD EPYC), while runs that learn have margins of 1.2 or more by step
+# 500 (one, seed 3, dipped to 0.36 at step 400 and reached 1.36 at 500). So a
+# run whose margin is under 1.0 at step 500 or later is replaced by a fresh
+# initialisation (seed + 1000 per attempt), at most MAX_ATTEMPTS times: at
+# the ~40% of first initialisations measured to fail, five attempts all fail
+# about 1% of the time, and then the fixture raises rather than passing a
+# weaker model. tests/README.md has the sweep behind these figures.
 COLLAPSE_STEP = 500
-COLLAPSED_MARGIN = 0.5
-MAX_ATTEMPTS = 3
+COLLAPSED_MARGIN = 1.0
+MAX_ATTEMPTS = 5
 DECAY_STEPS = 800
 PEAK_LEARNING_RATE = 5e-3
 WARMUP_STEPS = 30
