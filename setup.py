@@ -31,7 +31,7 @@ setup(
         'tensorflow-serving-api>=2.21,<2.22',
     ],
     extras_require={
-        'test': ['pytest>=7', 'pytest-xdist>=3', 'hypothesis>=6.80',
+        'test': ['pytest>=7,<9.2', 'pytest-xdist>=3', 'hypothesis>=6.80',
                  'scipy>=1.10', 'tensorflow-hub>=0.16'],
     },
     entry_points={

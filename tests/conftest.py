@@ -51,17 +51,32 @@ def trained_synthetic(tmp_path_factory):
     return synthetic_model.trained_or_cached(work_dir)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
   # Under pytest-xdist (`--dist loadgroup`), every test that needs the
   # trained model runs on the worker that trains it: no other worker sits
-  # waiting on the fixture's lock while the training runs. tryfirst: xdist's
-  # worker reads the marks in its own hook of this name, which otherwise
-  # runs before this one and sees none (a worker then waited 74 s).
-  for item in items:
-    if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
-      item.add_marker(pytest.mark.xdist_group('trained_synthetic'))
-      item.add_marker(pytest.mark.trained_synthetic)
+  # waiting on the fixture's lock while the training runs. Marked as each
+  # item is collected, before any `pytest_collection_modifyitems` (xdist's
+  # worker reads the marks in its own hook of that name; marking there, even
+  # with tryfirst, left tests of tests/genomics/test_contrib_cli.py on the
+  # other worker, which then waited 372 s on the lock).
+  if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
+    item.add_marker(pytest.mark.xdist_group('trained_synthetic'))
+    item.add_marker(pytest.mark.trained_synthetic)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+  # xdist's worker puts a test's group in its node id ("...@group"), which is
+  # what the scheduler reads. pytest 9.2 moved the attribute xdist 3.8 sets,
+  # so the groups silently vanished and a second worker waited minutes on the
+  # fixture's lock (setup.py pins pytest<9.2). Fail loudly if that recurs.
+  if getattr(config.option, 'loadgroup', False):
+    for item in items:
+      if item.get_closest_marker('xdist_group') and '@' not in item.nodeid:
+        raise pytest.UsageError(
+            f'--dist loadgroup: {item.nodeid} has an xdist_group mark but no '
+            '"@group" in its node id; this pytest/pytest-xdist pair drops '
+            'the groups (pin pytest<9.2 or upgrade pytest-xdist).')
 
 
 if os.environ.get('ENFORMER_TEST_TIMELINE'):
