@@ -55,10 +55,8 @@ def pytest_itemcollected(item):
   # Under pytest-xdist (`--dist loadgroup`), every test that needs the
   # trained model runs on the worker that trains it: no other worker sits
   # waiting on the fixture's lock while the training runs. Marked as each
-  # item is collected, before any `pytest_collection_modifyitems` (xdist's
-  # worker reads the marks in its own hook of that name; marking there, even
-  # with tryfirst, left tests of tests/genomics/test_contrib_cli.py on the
-  # other worker, which then waited 372 s on the lock).
+  # item is collected, so the marks are there before xdist's worker reads
+  # them in its `pytest_collection_modifyitems`, whatever the hook order.
   if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
     item.add_marker(pytest.mark.xdist_group('trained_synthetic'))
     item.add_marker(pytest.mark.trained_synthetic)
