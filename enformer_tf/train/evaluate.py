@@ -3,7 +3,10 @@
 The metric is REFERENCE §5's: Pearson R per track pooled over all examples
 and bins of the split, then the mean over tracks. Tables are tab-separated:
 `{head}.tsv` with one row per track (`index, identifier, pearson_r, r2`) and
-`summary.tsv` with the means per organism.
+`summary.tsv` with the means per organism; `curves.tsv` keeps every
+evaluation's per-track figures (`step, head, index, identifier, pearson_r,
+r2`), the learning curve of each track, which the mean over tracks hides
+(a flat sparse track beside a learnt dense one).
 """
 import dataclasses
 import logging
@@ -222,6 +225,13 @@ def _identifiers(head: str, num_tracks: int,
   return list(names)
 
 
+def track_labels(head: str, num_tracks: int,
+                 track_names: Optional[TrackNames] = None) -> List[str]:
+  """Per-track labels for summaries: the identifier, else `track{index}`."""
+  names = _identifiers(head, num_tracks, track_names)
+  return [name or f'track{i}' for i, name in enumerate(names)]
+
+
 def write_tables(results: Mapping[str, HeadEvaluation], output_dir: str,
                  track_names: Optional[TrackNames] = None,
                  step: Optional[int] = None) -> Dict[str, str]:
@@ -246,3 +256,55 @@ def write_tables(results: Mapping[str, HeadEvaluation], output_dir: str,
               f'{result.mean_pearson_r:.6f}\t{result.mean_r2:.6f}\n')
   paths['summary'] = path
   return paths
+
+
+CURVES_HEADER = 'step\thead\tindex\tidentifier\tpearson_r\tr2\n'
+
+
+def append_curves(results: Mapping[str, HeadEvaluation], output_dir: str,
+                  step: int, track_names: Optional[TrackNames] = None) -> str:
+  """Adds this evaluation's per-track rows to `curves.tsv`; returns its path.
+
+  Rows of `step` or later already there are dropped first: a run resumed
+  from an earlier checkpoint re-evaluates those steps, and the curve must
+  hold one row per step and track, the run's latest. The file is rewritten
+  through a temporary file and a rename, so a cut leaves the old curve.
+  """
+  tf.io.gfile.makedirs(output_dir)
+  path = os.path.join(output_dir, 'curves.tsv')
+  kept = []
+  if tf.io.gfile.exists(path):
+    with tf.io.gfile.GFile(path) as f:
+      lines = f.read().splitlines()[1:]
+    kept = [line + '\n' for line in lines
+            if line and int(line.split('\t', 1)[0]) < step]
+  for head, result in results.items():
+    names = _identifiers(head, len(result.pearson_r), track_names)
+    for i, (name, r, r2) in enumerate(zip(names, result.pearson_r,
+                                          result.r2)):
+      kept.append(f'{step}\t{head}\t{i}\t{name}\t{r:.6f}\t{r2:.6f}\n')
+  temporary = path + '.tmp'
+  with tf.io.gfile.GFile(temporary, 'w') as f:
+    f.write(CURVES_HEADER + ''.join(kept))
+  tf.io.gfile.rename(temporary, path, overwrite=True)
+  return path
+
+
+def read_curves(path: str) -> Dict[str, Dict[str, Dict[int, float]]]:
+  """`curves.tsv` (or its directory) as head -> track -> step -> Pearson R.
+
+  Tracks are named by identifier, or by index where the identifier is blank.
+  """
+  if tf.io.gfile.isdir(path):
+    path = os.path.join(path, 'curves.tsv')
+  curves: Dict[str, Dict[str, Dict[int, float]]] = {}
+  with tf.io.gfile.GFile(path) as f:
+    lines = f.read().splitlines()
+  if not lines or lines[0] + '\n' != CURVES_HEADER:
+    raise ValueError(f'{path} is not a curves table: its header is '
+                     f'{lines[:1]}, expected {CURVES_HEADER.split()}.')
+  for line in lines[1:]:
+    step, head, index, name, r, _ = line.split('\t')
+    curves.setdefault(head, {}).setdefault(name or index, {})[int(step)] = (
+        float(r))
+  return curves

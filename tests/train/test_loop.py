@@ -65,6 +65,18 @@ def test_train_two_heads_with_summaries_checkpoints_and_tables(
   eval_scalars = _scalars(os.path.join(model_dir, 'eval'))
   assert set(eval_scalars['pearson_r/human']) == {2, 3}
   assert set(eval_scalars['r2/mouse']) == {2, 3}
+  # Per track, by identifier (human) or index (mouse has no targets.txt).
+  for i in range(3):
+    assert set(eval_scalars[f'pearson_r/human/ENCFF{i}']) == {2, 3}
+  assert set(eval_scalars['pearson_r/mouse/track1']) == {2, 3}
+  curves = evaluate.read_curves(os.path.join(model_dir, 'eval'))
+  assert set(curves['human']) == {'ENCFF0', 'ENCFF1', 'ENCFF2'}
+  assert set(curves['mouse']) == {'0', '1'}
+  assert all(set(steps) == {2, 3} for steps in curves['human'].values())
+  for i in range(3):
+    np.testing.assert_allclose(curves['human'][f'ENCFF{i}'][3],
+                               trainer.last_eval['human'].pearson_r[i],
+                               atol=1e-6)
 
   # The evaluation equals Pearson R computed directly over all 5 examples.
   for head, dataset in eval_data.items():
@@ -205,3 +217,20 @@ def test_write_tables_and_track_identifiers(tmp_path):
     assert f.read().splitlines()[1] == 'human\t9\t2\t12\t0.500000\t-0.375000'
   with pytest.raises(ValueError, match='3 identifiers.*2 tracks'):
     evaluate.write_tables(results, str(tmp_path), {'human': ['x'] * 3})
+
+
+def test_curves_keep_one_row_per_step_and_track_across_a_resume(tmp_path):
+  def result(r):
+    return {'human': evaluate.HeadEvaluation(
+        'human', np.array([r, r / 2]), np.array([0.0, 0.0]), 4)}
+  out = str(tmp_path)
+  for step, r in ((100, 0.1), (200, 0.2), (300, 0.3)):
+    evaluate.append_curves(result(r), out, step, {'human': ['a', 'b']})
+  # Resumed from the step-150 checkpoint: 200 and 300 are evaluated again.
+  evaluate.append_curves(result(0.25), out, 200, {'human': ['a', 'b']})
+  curves = evaluate.read_curves(out)
+  assert curves == {'human': {'a': {100: 0.1, 200: 0.25},
+                              'b': {100: 0.05, 200: 0.125}}}
+  (tmp_path / 'curves.tsv').write_text('step\thead\n')
+  with pytest.raises(ValueError, match='not a curves table'):
+    evaluate.read_curves(out)
