@@ -1,52 +1,58 @@
-"""Does attention buy long range? Transformer vs conv-only on the synthetic genome.
+"""Does attention buy long range? The shipped small recipe, with and without
+transformer layers, on synthetic grammars whose distal track needs an
+enhancer kilobases away.
 
-The issue item: "the same small model with transformer layers reaches clearly
-higher held-out Pearson on the distal-effect track than with
-num_transformer_layers=0". This script
+  python bench/long_range.py --grammar bench --seeds 0 1 2
+  python bench/long_range.py --grammar short --seeds 0 1 2
+  python bench/long_range.py --grammar short --steps 20 --work_dir /tmp/lr
 
-1. writes a synthetic genome (`enformer_tf.data.synthetic`) whose spec suits
-   the test (below),
-2. turns it into Basenji records with `make_data` (tiled windows; chr1 train,
-   chr2 valid, chr3 test),
-3. trains the SAME small Enformer twice, with `--num_transformer_layers N`
-   and with 0 (the conv-only control), with identical seed, data, steps and
-   optimiser (`enformer_tf.train.loop.train`, both heads),
-4. evaluates both on the held-out chromosome (chr3) and prints ONE JSON line
-   with the Pearson R of every track of both heads, the means, and the gap
-   (transformer - conv-only); `cage_distal` (human and mouse) is the track
-   that needs long range, the others are local controls.
+For each seed this script
 
-  python bench/long_range.py --parallel           # defaults below
-  python bench/long_range.py --steps 20 --work_dir /tmp/lr  # smoke test
+1. writes a synthetic genome (`enformer_tf.data.synthetic`, genome seed =
+   the seed) and its Basenji records (`make_data`; tiled windows; chr1
+   train, chr2 valid, chr3 test), with every track scaled by the grammar's
+   `target_scale`;
+2. trains the shipped configuration, `experiments/small_cpu_synthetic.gin`,
+   twice: as shipped (2 transformer layers) and with
+   `num_transformer_layers = 0` (the conv-only control), same seed, data,
+   steps and optimiser; only the macros that describe the data (paths,
+   lengths), `train.num_steps`, the seeds and how often to evaluate are
+   bound here (and any `--gin_param`, for diagnosis). Each training writes
+   its validation learning curves per track (`eval/curves.tsv`, TensorBoard);
+3. evaluates both on the held-out chromosome (chr3) and prints one JSON line
+   with every track's Pearson R and the gap (transformer - conv-only).
 
-The spec, and why. `cage_distal` at a promoter is high iff the promoter's
-paired enhancer motif lies within `enhancer_distance` of it; about half of
-the promoters are paired, independently of their local sequence, so a model
-that only sees a promoter and its few hundred flanking bp can do no better
-than predicting the average. REFERENCE.md section 8 asks that the enhancers lie
-well beyond the conv tower's receptive field (~650 bp) and that the evaluated
-bins be those whose partners are inside the window. The generator's default
-range, 10-40 kb, would need windows of ~100 kb (2 * dmax plus the target
-region): too slow to train twice on a shared 2-core CPU in one session. This
-benchmark therefore uses **enhancer_distance = 5,000-8,000 bp** (7.7-12x the
-conv receptive field; 39-62 bins of 128 bp) with **32,768-bp windows** and
-the **central 128 bins** (16,384 bp) as targets: `crop_bp` = 8,192 bp >=
-dmax, so every promoter in a target bin has its partner enhancer (if any)
-inside the window, and the script refuses specs that break this. Promoters
-are denser than the default (120 per Mb instead of 20; `distance_margin`
-1,500 bp and `min_element_spacing` 2,500 bp so that many can be placed
-under the no-sharing rules), about two per target region, and windows are
-tiled with a small stride (2,048 bp) so that training sees many promoter /
-enhancer configurations. It is a test of the mechanism at 5-8 kb, not of the
-10-40 kb range of the default genome.
+At the end a table (markdown) gives the mean and spread over seeds of the
+distal track (`cage_distal`, which needs the enhancer) and of the local
+tracks, for both models.
 
-Both trainings run as child processes of this script, either at the same
-time (`--parallel`, one intra-op thread each) or one after the other (all
-threads each). The children are this script with `--_train_one`.
+The grammars. `cage_distal` at a promoter is high iff its paired enhancer
+motif lies within `enhancer_distance`; about half of the promoters are
+paired, independently of their local sequence, so a model that only sees a
+promoter's few hundred flanking bp cannot tell which. The enhancers carry a
+local mark (`dnase`, and `h3k27ac` in mouse) in their own bins. Each grammar
+keeps `crop_bp >= dmax`, so every evaluated promoter has its partner inside
+the window (the script refuses geometries that break this).
+
+- `bench`: the generator's signal as it writes it (peaks of hundreds of
+  counts per 128-bp bin), enhancers 5-8 kb away (7.7-12x the conv tower's
+  ~650-bp receptive field), 32,768-bp windows, 128 target bins. The
+  generator's default range, 10-40 kb, needs ~100-kb windows: too slow to
+  train twice per seed on 2 cores.
+- `short`: a user's small dataset: 16,384-bp windows, enhancers 1.5-6 kb
+  away, every track scaled by 0.03 so that a promoter peak is ~8 counts per
+  bin and the background ~0.1 (sparse tracks with small counts), 32 target
+  bins (64 would put promoters at the edge out of reach of their enhancer).
+
+Both trainings of a seed run as child processes at the same time, one
+intra-op thread each (`--sequential`: one after the other, all threads).
 """
 import argparse
+import dataclasses
 import json
 import os
+import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -57,283 +63,251 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HERE = os.path.dirname(os.path.abspath(__file__))
 HEADS = {'human': 4, 'mouse': 3}
 DISTAL_TRACK = 'cage_distal'
+LOCAL_TRACKS = {'human': ('cage_promoter', 'dnase'),
+                'mouse': ('dnase', 'h3k27ac')}
+GIN_FILE = 'experiments/small_cpu_synthetic.gin'
 
 
-def _int_pair(text):
-  values = tuple(int(v) for v in text.split(','))
-  if len(values) != 2:
-    raise argparse.ArgumentTypeError(f'expected "MIN,MAX", got {text!r}')
-  return values
+@dataclasses.dataclass(frozen=True)
+class Grammar:
+  seq_length: int
+  target_length: int
+  enhancer_distance: tuple
+  distance_margin: int
+  min_element_spacing: int
+  promoters_per_mb: float
+  chrom_sizes: tuple
+  stride: int
+  target_scale: float
 
 
-def _int_list(text):
-  return tuple(int(v) for v in text.split(','))
+GRAMMARS = {
+    'bench': Grammar(seq_length=32_768, target_length=128,
+                     enhancer_distance=(5_000, 8_000), distance_margin=1_500,
+                     min_element_spacing=2_500, promoters_per_mb=120.0,
+                     chrom_sizes=(1_500_000, 500_000, 500_000), stride=2_048,
+                     target_scale=1.0),
+    'short': Grammar(seq_length=16_384, target_length=32,
+                     enhancer_distance=(1_500, 6_000), distance_margin=500,
+                     min_element_spacing=1_200, promoters_per_mb=120.0,
+                     chrom_sizes=(1_500_000, 500_000, 500_000), stride=1_024,
+                     target_scale=0.03),
+}
 
 
 def _parser():
   p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  p.add_argument('--grammar', choices=sorted(GRAMMARS), default='bench')
+  p.add_argument('--seeds', type=int, nargs='+', default=[0])
   p.add_argument('--work_dir', default='/tmp/enformer_long_range')
-  p.add_argument('--steps', type=int, default=1500,
-                 help='global training steps per model (each step updates '
-                 'both heads)')
-  p.add_argument('--seq_length', type=int, default=32_768)
-  p.add_argument('--target_length', type=int, default=128,
-                 help='central bins with targets (128 bp each)')
-  p.add_argument('--channels', type=int, default=96)
-  p.add_argument('--num_heads', type=int, default=4)
-  p.add_argument('--num_transformer_layers', type=int, default=2,
-                 help='layers of the attention model (the control has 0)')
-  p.add_argument('--dropout_rate', type=float, default=0.1,
-                 help='transformer dropout (paper 0.4; lower learns faster '
-                 'in a few hundred steps)')
-  p.add_argument('--batch_size', type=int, default=4)
-  p.add_argument('--learning_rate', type=float, default=1e-3,
-                 help='peak of the linear warmup')
-  p.add_argument('--warmup_steps', type=int, default=200)
-  p.add_argument('--seed', type=int, default=0)
-  p.add_argument('--enhancer_distance', type=_int_pair, default=(5000, 8000),
-                 help='MIN,MAX promoter-enhancer distance in bp')
-  p.add_argument('--distance_margin', type=int, default=1500)
-  p.add_argument('--min_element_spacing', type=int, default=2500)
-  p.add_argument('--promoters_per_mb', type=float, default=120.0)
-  p.add_argument('--chrom_sizes', type=_int_list,
-                 default=(1_500_000, 500_000, 500_000),
-                 help='chr1 (train), chr2 (valid), chr3 (test) in bp')
-  p.add_argument('--stride', type=int, default=2048,
-                 help='bp between tiled windows')
-  p.add_argument('--shuffle_buffer', type=int, default=512)
-  p.add_argument('--eval_batch_size', type=int, default=8)
-  p.add_argument('--test_every', type=int, default=4,
-                 help='evaluate every k-th test window (k * stride bp apart; '
-                 '1: all)')
-  p.add_argument('--max_train_minutes', type=float, default=0,
-                 help='stop each training at this wall time (0: no limit); '
-                 'the steps reached are reported')
-  p.add_argument('--chunk_steps', type=int, default=100,
-                 help='steps between checks of --max_train_minutes')
-  p.add_argument('--parallel', action='store_true',
-                 help='train both models at once, one thread each')
-  p.add_argument('--threads', type=int, default=0,
-                 help='intra-op threads per training (0: 1 with --parallel, '
-                 'else TF default)')
-  p.add_argument('--eval_only', action='store_true',
-                 help='skip training: evaluate the latest checkpoints of an '
-                 'earlier run in --work_dir (implies --reuse_data)')
-  p.add_argument('--reuse_data', action='store_true',
-                 help='keep genome and records already in --work_dir')
-  p.add_argument('--resume', action='store_true',
-                 help='continue the trainings of an earlier run in '
-                 '--work_dir from their latest checkpoints up to --steps '
-                 '(implies --reuse_data)')
-  # Internal: one training, run as a child process.
+  p.add_argument('--steps', type=int, default=2000,
+                 help='train.num_steps (the shipped recipe trains 2,000)')
+  p.add_argument('--eval_every', type=int, default=250,
+                 help='validation curve points (chr2)')
+  p.add_argument('--eval_steps', type=int, default=32,
+                 help='validation batches per organism per evaluation')
+  p.add_argument('--test_every', type=int, default=2,
+                 help='evaluate every k-th test window (1: all)')
+  p.add_argument('--gin_param', action='append', default=[],
+                 help='extra binding for both models (diagnosis only: the '
+                 'figures of the README use none)')
+  p.add_argument('--sequential', action='store_true',
+                 help='train the two models one after the other')
+  p.add_argument('--reuse', action='store_true',
+                 help='keep genomes, records and finished results already '
+                 'in --work_dir')
   p.add_argument('--_train_one', type=int, default=None,
                  help=argparse.SUPPRESS)
-  p.add_argument('--_records', default=None, help=argparse.SUPPRESS)
-  p.add_argument('--_result', default=None, help=argparse.SUPPRESS)
+  p.add_argument('--_seed_dir', default=None, help=argparse.SUPPRESS)
+  p.add_argument('--_seed', type=int, default=None, help=argparse.SUPPRESS)
+  p.add_argument('--_threads', type=int, default=0, help=argparse.SUPPRESS)
   return p
+
+
+def check_geometry(grammar: Grammar) -> int:
+  """The evaluated bins must see their partners: crop_bp >= dmax."""
+  crop_bp = (grammar.seq_length - 128 * grammar.target_length) // 2
+  if crop_bp < grammar.enhancer_distance[1]:
+    raise SystemExit(
+        f'long_range: crop_bp = {crop_bp} bp is less than dmax = '
+        f'{grammar.enhancer_distance[1]} bp: promoters near the edge of the '
+        'target region would have their enhancer outside the window.')
+  return crop_bp
 
 
 # -- Data -----------------------------------------------------------------------
 
 
-def check_geometry(args):
-  """The evaluated bins must see their partners: crop_bp >= dmax."""
-  dmin, dmax = args.enhancer_distance
-  crop_bp = (args.seq_length - 128 * args.target_length) // 2
-  if crop_bp < dmax:
-    raise SystemExit(
-        f'long_range: crop_bp = (seq_length - 128 * target_length) / 2 = '
-        f'{crop_bp} bp is less than dmax = {dmax} bp, so promoters near the '
-        'edge of the target region would have their enhancer outside the '
-        'window; lower --target_length or dmax, or raise --seq_length.')
-  return crop_bp
+def _scaled_targets(path: str, scale: float) -> str:
+  """targets.txt with every track's `scale` column (5th) set to `scale`."""
+  with open(path) as f:
+    rows = [line.rstrip('\n').split('\t') for line in f]
+  for row in rows[1:]:
+    row[4] = repr(float(scale))
+  scaled = path[:-len('.txt')] + '_scaled.txt'
+  with open(scaled, 'w') as f:
+    f.writelines('\t'.join(row) + '\n' for row in rows)
+  return scaled
 
 
-def build_data(args):
-  """Synthetic genome + records; returns (records per organism, info)."""
-  import warnings
+def build_data(grammar: Grammar, seed: int, seed_dir: str, reuse: bool):
+  """Genome and records for one seed; returns (records, info)."""
   from enformer_tf.data import make_data, synthetic
-
-  genome_dir = os.path.join(args.work_dir, 'genome')
-  records = {o: os.path.join(args.work_dir, 'records', o) for o in HEADS}
-  spec = synthetic.SyntheticGenomeSpec(
-      seed=args.seed, chrom_sizes=tuple(args.chrom_sizes),
-      promoters_per_mb=args.promoters_per_mb,
-      enhancer_distance=tuple(args.enhancer_distance),
-      distance_margin=args.distance_margin,
-      min_element_spacing=args.min_element_spacing)
-  info = {}
-  if (args.reuse_data or args.eval_only or args.resume) and all(
-      os.path.exists(os.path.join(r, 'statistics.json'))
-      for r in records.values()):
-    paths = {o: {'elements': os.path.join(genome_dir, o, 'elements.bed')}
-             for o in HEADS}
-  else:
-    with warnings.catch_warnings(record=True) as caught:
-      warnings.simplefilter('always')
-      paths = synthetic.make_synthetic_genome(genome_dir, spec, tuple(HEADS),
-                                              overwrite=True)
-    for w in caught:
-      print(f'long_range: warning: {w.message}', file=sys.stderr)
+  genome_dir = os.path.join(seed_dir, 'genome')
+  records = {o: os.path.join(seed_dir, 'records', o) for o in HEADS}
+  done = all(os.path.exists(os.path.join(r, 'statistics.json'))
+             for r in records.values())
+  if not (reuse and done):
+    spec = synthetic.SyntheticGenomeSpec(
+        seed=seed, chrom_sizes=grammar.chrom_sizes,
+        promoters_per_mb=grammar.promoters_per_mb,
+        enhancer_distance=grammar.enhancer_distance,
+        distance_margin=grammar.distance_margin,
+        min_element_spacing=grammar.min_element_spacing)
+    paths = synthetic.make_synthetic_genome(genome_dir, spec, tuple(HEADS),
+                                            overwrite=True)
     for organism, files in paths.items():
+      targets = files['targets']
+      if grammar.target_scale != 1.0:
+        targets = _scaled_targets(targets, grammar.target_scale)
       make_data.make_data(
-          files['fasta'], files['targets'], records[organism], tile=True,
-          stride=args.stride, valid_chroms=['chr2'], test_chroms=['chr3'],
-          seq_length=args.seq_length, target_length=args.target_length,
-          overwrite=True)
+          files['fasta'], targets, records[organism], tile=True,
+          stride=grammar.stride, valid_chroms=['chr2'], test_chroms=['chr3'],
+          seq_length=grammar.seq_length,
+          target_length=grammar.target_length, overwrite=True)
+  info = {}
   for organism in HEADS:
     with open(os.path.join(records[organism], 'statistics.json')) as f:
       stats = json.load(f)
-    elements = synthetic.read_elements(paths[organism]['elements'])
+    elements = synthetic.read_elements(
+        os.path.join(genome_dir, organism, 'elements.bed'))
     promoters = [e for e in elements if e.kind == 'promoter']
-    test = [e for e in promoters if e.chrom == 'chr3']
     info[organism] = dict(
         windows={s: stats[f'{s}_seqs'] for s in ('train', 'valid', 'test')},
         promoters=len(promoters),
-        paired=sum(e.partner is not None for e in promoters),
-        test_promoters=len(test),
-        test_paired=sum(e.partner is not None for e in test))
+        paired=sum(e.partner is not None for e in promoters))
   return records, info
 
 
 # -- One training (child process) ---------------------------------------------
 
 
+def gin_params(grammar: Grammar, records, model_dir: str, layers: int,
+               seed: int, args) -> list:
+  """What this script binds on top of the shipped gin file."""
+  return [
+      f"SYNTHETIC_HUMAN = '{records['human']}'",
+      f"SYNTHETIC_MOUSE = '{records['mouse']}'",
+      f'SEQUENCE_LENGTH = {grammar.seq_length}',
+      f'TARGET_LENGTH = {grammar.target_length}',
+      f'train.num_steps = {args.steps}',
+      f"train.model_dir = '{model_dir}'",
+      f'enformer_tf.Enformer.num_transformer_layers = {layers}',
+      f'enformer_tf.train.Trainer.seed = {seed}',
+      f'train/enformer_tf.train.basenji_datasets.seed = {seed}',
+      f'enformer_tf.train.Trainer.eval_every = {args.eval_every}',
+      f'enformer_tf.train.Trainer.eval_steps = {args.eval_steps}',
+      'enformer_tf.train.Trainer.checkpoint_every = 500',
+      'enformer_tf.train.Trainer.progress = False',
+  ] + list(args.gin_param)
+
+
 def train_one(args):
   import tensorflow as tf
-  threads = args.threads or (1 if args.parallel else 0)
-  if threads:
-    tf.config.threading.set_intra_op_parallelism_threads(threads)
-    tf.config.threading.set_inter_op_parallelism_threads(max(1, threads))
+  if args._threads:
+    tf.config.threading.set_intra_op_parallelism_threads(args._threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args._threads)
+  from enformer_tf.train import cli, config, evaluate
 
-  from enformer_tf.model import Enformer
-  from enformer_tf.train import config, loop, schedules
-
-  with open(args._records) as f:
-    records = json.load(f)
+  grammar = GRAMMARS[args.grammar]
   layers = args._train_one
-
-  def model():
-    return Enformer(
-        channels=args.channels, num_transformer_layers=layers,
-        num_heads=args.num_heads, heads=HEADS,
-        target_length=args.target_length, sequence_length=args.seq_length,
-        conv_tower_divisible_by=max(1, args.channels // 6),
-        dropout_rate=args.dropout_rate)
-
-  model_dir = os.path.join(args.work_dir, f'model_layers{layers}')
-  if args.eval_only:
-    return _evaluate_only(args, model, model_dir, records, layers)
-  if os.path.exists(model_dir) and not args.resume:
-    import shutil
+  records = {o: os.path.join(args._seed_dir, 'records', o) for o in HEADS}
+  model_dir = os.path.join(args._seed_dir, f'model_layers{layers}')
+  if os.path.exists(model_dir):
     shutil.rmtree(model_dir)
+  params = gin_params(grammar, records, model_dir, layers, args._seed, args)
   start = time.time()
-  trainer = loop.Trainer(
-      model,
-      train_data=config.basenji_datasets(
-          records, 'train', shuffle_buffer=args.shuffle_buffer,
-          seed=args.seed),
-      model_dir=model_dir, batch_size=args.batch_size,
-      learning_rate=schedules.LinearWarmup(args.learning_rate,
-                                           args.warmup_steps),
-      checkpoint_every=args.steps, summary_every=25, seed=args.seed,
-      resume_data='restart', progress=True)
-  # Trained in chunks so that a wall-clock limit can stop it cleanly; the
-  # steps actually run are reported. The Trainer restores the latest
-  # checkpoint of model_dir, so --resume continues where a run stopped. Each chunk restarts the data stream
-  # with a new shuffle seed (cheaper than replaying it), the same for both
-  # models.
-  deadline = (start + 60 * args.max_train_minutes
-              if args.max_train_minutes else float('inf'))
-  chunk = max(1, args.chunk_steps)
-  first_step = int(trainer.step.numpy())  # > 0 when resumed.
-  chunk_index = first_step // chunk  # A resumed run sees new shuffles.
-  while int(trainer.step.numpy()) < args.steps and time.time() < deadline:
-    trainer.train_data = config.basenji_datasets(
-        records, 'train', shuffle_buffer=args.shuffle_buffer,
-        seed=args.seed + 1000 * chunk_index)
-    chunk_index += 1
-    trainer.train(min(args.steps, int(trainer.step.numpy()) + chunk))
-  steps_done = int(trainer.step.numpy())
+  trainer = cli.run([GIN_FILE], params)
   train_seconds = time.time() - start
-  _write_result(args, trainer.model, records, layers, dict(
-      steps=steps_done, resumed_from_step=first_step,
-      stopped_by_time_limit=steps_done < args.steps,
-      train_seconds=round(train_seconds, 1),
-      seconds_per_step=round(
-          train_seconds / max(1, steps_done - first_step), 3)))
 
-
-def _evaluate_only(args, model, model_dir, records, layers):
-  """Restores the latest checkpoint of an earlier run and evaluates it."""
-  import tensorflow as tf
-  latest = tf.train.latest_checkpoint(model_dir)
-  if not latest:
-    raise SystemExit(f'long_range: no checkpoint in {model_dir}')
-  net = model()
-  net.build(tf.TensorShape([None, args.seq_length, 4]))
-  step = tf.Variable(0, dtype=tf.int64, name='global_step')
-  tf.train.Checkpoint(step=step, model=net).restore(latest).expect_partial()
-  previous = {}
-  if os.path.exists(args._result + '.train'):
-    with open(args._result + '.train') as f:
-      previous = json.load(f)
-  _write_result(args, net, records, layers, dict(
-      previous, steps=int(step.numpy()), restored_from=latest))
-
-
-def _write_result(args, net, records, layers, extra):
-  """Evaluates `net` on the (thinned) test split; writes the result JSON."""
-  from enformer_tf.train import config, evaluate
-  if 'train_seconds' in extra:
-    with open(args._result + '.train', 'w') as f:
-      json.dump(extra, f)
-  start = time.time()
   test = config.basenji_datasets(records, 'test')
   if args.test_every > 1:
     test = {h: d.shard(args.test_every, 0) for h, d in test.items()}
-  results = evaluate.evaluate(net, test, batch_size=args.eval_batch_size)
+  results = evaluate.evaluate(trainer.model, test, batch_size=8)
   out = dict(num_transformer_layers=layers,
-             parameters=int(net.count_params()), **extra,
-             eval_seconds=round(time.time() - start, 1), heads={})
+             parameters=int(trainer.model.count_params()),
+             steps=int(trainer.step.numpy()),
+             train_seconds=round(train_seconds, 1), heads={},
+             valid_curves=evaluate.read_curves(
+                 os.path.join(model_dir, 'eval')))
   for head, result in results.items():
     names = evaluate.read_track_identifiers(records[head])
-    out['heads'][head] = dict(
-        pearson_r={n: round(float(r), 4)
-                   for n, r in zip(names, result.pearson_r)},
-        mean_pearson_r=round(float(result.mean_pearson_r), 4),
-        num_values=int(result.num_values))
-  with open(args._result, 'w') as f:
+    out['heads'][head] = {n: round(float(r), 4)
+                          for n, r in zip(names, result.pearson_r)}
+  with open(os.path.join(args._seed_dir, f'result_layers{layers}.json'),
+            'w') as f:
     json.dump(out, f)
 
 
 # -- Driver -----------------------------------------------------------------------
 
 
-def _child(args, layers, records_json):
-  argv = [a for a in sys.argv[1:]]
-  result = os.path.join(args.work_dir, f'result_layers{layers}.json')
-  if os.path.exists(result):
-    os.remove(result)
-  log = open(os.path.join(args.work_dir, f'train_layers{layers}.log'),
-             'a' if args.eval_only else 'w')
-  env = dict(os.environ, PYTHONPATH=REPO + os.pathsep +
-             os.environ.get('PYTHONPATH', ''))
-  process = subprocess.Popen(
-      [sys.executable, os.path.abspath(__file__), *argv,
-       '--_train_one', str(layers), '--_records', records_json,
-       '--_result', result], stdout=log, stderr=subprocess.STDOUT, env=env)
-  return process, result, log
+def _train_seed(args, seed: int, seed_dir: str):
+  """Trains both models of one seed; returns their results."""
+  base = [sys.executable, os.path.abspath(__file__), '--grammar',
+          args.grammar, '--steps', str(args.steps), '--eval_every',
+          str(args.eval_every), '--eval_steps', str(args.eval_steps),
+          '--test_every', str(args.test_every), '--_seed_dir', seed_dir,
+          '--_seed', str(seed)]
+  for binding in args.gin_param:
+    base += ['--gin_param', binding]
+  env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+      [REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
+  results, pending = {}, []
+  for layers in (2, 0):
+    path = os.path.join(seed_dir, f'result_layers{layers}.json')
+    if args.reuse and os.path.exists(path):
+      continue
+    if os.path.exists(path):
+      os.remove(path)
+    log = open(os.path.join(seed_dir, f'train_layers{layers}.log'), 'w')
+    argv = base + ['--_train_one', str(layers),
+                   '--_threads', '0' if args.sequential else '1']
+    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                               env=env)
+    pending.append((layers, process, log))
+    if args.sequential:
+      process.wait()
+  for layers, process, log in pending:
+    code = process.wait()
+    log.close()
+    if code:
+      raise SystemExit(f'long_range: seed {seed}, {layers} transformer '
+                       f'layers failed (exit {code}); see {log.name}')
+  for layers in (2, 0):
+    with open(os.path.join(seed_dir, f'result_layers{layers}.json')) as f:
+      results[layers] = json.load(f)
+  return results
 
 
-def _wait(process, result, log, layers):
-  code = process.wait()
-  log.close()
-  if code or not os.path.exists(result):
-    raise SystemExit(f'long_range: training with {layers} transformer layers '
-                     f'failed (exit {code}); see {log.name}')
-  with open(result) as f:
-    return json.load(f)
+def _spread(values):
+  mean = statistics.fmean(values)
+  sd = statistics.stdev(values) if len(values) > 1 else 0.0
+  return f'{mean:.2f} ± {sd:.2f} ({min(values):.2f}–{max(values):.2f})'
+
+
+def table(lines) -> str:
+  """Markdown: per head and track, transformer / conv-only / gap over seeds."""
+  rows = ['| head | track | transformer | conv-only | gap (transformer − '
+          'conv-only) |', '|---|---|---|---|---|']
+  for head in HEADS:
+    for track in (DISTAL_TRACK,) + LOCAL_TRACKS[head]:
+      attn = [l['transformer'][head][track] for l in lines]
+      conv = [l['conv_only'][head][track] for l in lines]
+      gap = [a - c for a, c in zip(attn, conv)]
+      rows.append(f'| {head} | {track} | {_spread(attn)} | {_spread(conv)} '
+                  f'| {_spread(gap)} |')
+  return '\n'.join(rows)
 
 
 def main(argv=None):
@@ -342,71 +316,38 @@ def main(argv=None):
   if args._train_one is not None:
     train_one(args)
     return 0
-  if args.num_transformer_layers < 1:
-    raise SystemExit('long_range: --num_transformer_layers must be >= 1 (the '
-                     'control with 0 is trained anyway).')
-  crop_bp = check_geometry(args)
-  started = time.time()
-  os.makedirs(args.work_dir, exist_ok=True)
+  grammar = GRAMMARS[args.grammar]
+  crop_bp = check_geometry(grammar)
   sys.path.insert(0, REPO)
-  records, data_info = build_data(args)
-  data_seconds = time.time() - started
-  records_json = os.path.join(args.work_dir, 'records.json')
-  with open(records_json, 'w') as f:
-    json.dump(records, f)
-
-  train_start = time.time()
-  runs = {}
-  order = (args.num_transformer_layers, 0)
-  if args.parallel:
-    children = {n: _child(args, n, records_json) for n in order}
-    for n, child in children.items():
-      runs[n] = _wait(*child, n)
-  else:
-    for n in order:
-      runs[n] = _wait(*_child(args, n, records_json), n)
-  train_seconds = time.time() - train_start
-
-  attn, conv = runs[args.num_transformer_layers], runs[0]
-  gap = {}
-  for head in HEADS:
-    a, c = attn['heads'][head], conv['heads'][head]
-    gap[head] = {name: round(a['pearson_r'][name] - c['pearson_r'][name], 4)
-                 for name in a['pearson_r']}
-    gap[head]['mean'] = round(a['mean_pearson_r'] - c['mean_pearson_r'], 4)
-  distal_gap = {head: gap[head][DISTAL_TRACK] for head in HEADS}
-
   sys.path.insert(0, HERE)
   import common  # pylint: disable=g-import-not-at-top
-  common.emit(dict(
-      benchmark='long_range',
-      distal_track=DISTAL_TRACK,
-      distal_pearson_r={
-          'transformer': {h: attn['heads'][h]['pearson_r'][DISTAL_TRACK]
-                          for h in HEADS},
-          'conv_only': {h: conv['heads'][h]['pearson_r'][DISTAL_TRACK]
-                        for h in HEADS}},
-      distal_gap=distal_gap,
-      transformer=attn, conv_only=conv, gap=gap,
-      spec=dict(enhancer_distance=list(args.enhancer_distance),
-                distance_margin=args.distance_margin,
-                min_element_spacing=args.min_element_spacing,
-                promoters_per_mb=args.promoters_per_mb,
-                chrom_sizes=list(args.chrom_sizes), seed=args.seed),
-      data=data_info,
-      setup=dict(seq_length=args.seq_length, target_length=args.target_length,
-                 crop_bp=crop_bp, stride=args.stride, steps=args.steps,
-                 batch_size=args.batch_size, channels=args.channels,
-                 num_heads=args.num_heads,
-                 num_transformer_layers=args.num_transformer_layers,
-                 dropout_rate=args.dropout_rate,
-                 learning_rate=args.learning_rate,
-                 warmup_steps=args.warmup_steps, parallel=args.parallel,
-                 split='train chr1 / valid chr2 / test chr3 (reported)'),
-      seconds=dict(data=round(data_seconds, 1),
-                   training_and_eval=round(train_seconds, 1),
-                   total=round(time.time() - started, 1)),
-      machine=common.machine()))
+  lines = []
+  for seed in args.seeds:
+    started = time.time()
+    seed_dir = os.path.join(args.work_dir, args.grammar, f'seed{seed}')
+    os.makedirs(seed_dir, exist_ok=True)
+    _, data_info = build_data(grammar, seed, seed_dir, args.reuse)
+    runs = _train_seed(args, seed, seed_dir)
+    attn, conv = runs[2], runs[0]
+    line = dict(
+        benchmark='long_range', grammar=args.grammar, seed=seed,
+        gin_file=GIN_FILE, extra_gin_params=args.gin_param,
+        transformer=attn['heads'], conv_only=conv['heads'],
+        gap={h: {t: round(attn['heads'][h][t] - conv['heads'][h][t], 4)
+                 for t in attn['heads'][h]} for h in HEADS},
+        steps=attn['steps'], parameters=dict(
+            transformer=attn['parameters'], conv_only=conv['parameters']),
+        valid_curves=dict(transformer=attn['valid_curves'],
+                          conv_only=conv['valid_curves']),
+        grammar_spec=dict(dataclasses.asdict(grammar), crop_bp=crop_bp),
+        data=data_info,
+        seconds=dict(train=dict(transformer=attn['train_seconds'],
+                                conv_only=conv['train_seconds']),
+                     total=round(time.time() - started, 1)),
+        machine=common.machine())
+    common.emit(line)
+    lines.append(line)
+  print(table(lines))
   return 0
 
 
