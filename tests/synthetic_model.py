@@ -58,6 +58,11 @@ MAX_STEPS = 2000
 # the targets' means rescued three of the six at batch 16 and made two of
 # three worse at batch 32, so the heads start at zero (the reference's).
 BATCH_SIZE = 32
+# The suite's seed. Any seed gets a passing model (the restarts); this one
+# gets it on the first initialisation under both kernel settings in the
+# batch-32 sweep (300 steps each), where seed 0 with oneDNN off collapsed
+# once and cost the suite 4 extra minutes. A time choice, not a test one.
+SUITE_SEED = 1
 COLLAPSE_STEP = 500
 COLLAPSED_MARGIN = 1.0
 MAX_ATTEMPTS = 5
@@ -252,7 +257,7 @@ def trained_or_cached(work_dir: str) -> TrainedSynthetic:
     records = {o: os.path.join(work_dir, 'records', o) for o in HEADS}
     return TrainedSynthetic(os.path.join(work_dir, 'model.keras'), genome,
                             records)
-  result = train_synthetic_model(work_dir)
+  result = train_synthetic_model(work_dir, SUITE_SEED)
   with open(done, 'w') as f:
     f.write('ok\n')
   return result
