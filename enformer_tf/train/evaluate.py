@@ -18,6 +18,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.data import targets as targets_lib
+from enformer_tf.train import checkpointing
 from enformer_tf.train import metrics as metrics_lib
 
 logger = logging.getLogger(__name__)
@@ -225,11 +226,18 @@ def _identifiers(head: str, num_tracks: int,
   return list(names)
 
 
-def track_labels(head: str, num_tracks: int,
-                 track_names: Optional[TrackNames] = None) -> List[str]:
+def resolve_track_names(results: Mapping[str, HeadEvaluation],
+                        track_names: Optional[TrackNames] = None
+                        ) -> Dict[str, List[str]]:
+  """head -> identifiers (blank where unknown), each targets.txt read once;
+  what `write_tables` and `append_curves` accept as `track_names`."""
+  return {head: list(_identifiers(head, len(result.pearson_r), track_names))
+          for head, result in results.items()}
+
+
+def track_labels(identifiers: Sequence[str]) -> List[str]:
   """Per-track labels for summaries: the identifier, else `track{index}`."""
-  names = _identifiers(head, num_tracks, track_names)
-  return [name or f'track{i}' for i, name in enumerate(names)]
+  return [name or f'track{i}' for i, name in enumerate(identifiers)]
 
 
 def write_tables(results: Mapping[str, HeadEvaluation], output_dir: str,
@@ -268,7 +276,7 @@ def append_curves(results: Mapping[str, HeadEvaluation], output_dir: str,
   Rows of `step` or later already there are dropped first: a run resumed
   from an earlier checkpoint re-evaluates those steps, and the curve must
   hold one row per step and track, the run's latest. The file is rewritten
-  through a temporary file and a rename, so a cut leaves the old curve.
+  atomically (`checkpointing.write_atomically`): a cut leaves the old curve.
   """
   tf.io.gfile.makedirs(output_dir)
   path = os.path.join(output_dir, 'curves.tsv')
@@ -283,10 +291,7 @@ def append_curves(results: Mapping[str, HeadEvaluation], output_dir: str,
     for i, (name, r, r2) in enumerate(zip(names, result.pearson_r,
                                           result.r2)):
       kept.append(f'{step}\t{head}\t{i}\t{name}\t{r:.6f}\t{r2:.6f}\n')
-  temporary = path + '.tmp'
-  with tf.io.gfile.GFile(temporary, 'w') as f:
-    f.write(CURVES_HEADER + ''.join(kept))
-  tf.io.gfile.rename(temporary, path, overwrite=True)
+  checkpointing.write_atomically(path, CURVES_HEADER + ''.join(kept))
   return path
 
 

@@ -611,9 +611,9 @@ class Trainer:
     step = int(self.step.numpy())
     if self.is_chief:
       output_dir = output_dir or os.path.join(self.model_dir, 'eval')
-      evaluate_lib.write_tables(results, output_dir, self.track_names,
-                                step=step)
-      evaluate_lib.append_curves(results, output_dir, step, self.track_names)
+      names = evaluate_lib.resolve_track_names(results, self.track_names)
+      evaluate_lib.write_tables(results, output_dir, names, step=step)
+      evaluate_lib.append_curves(results, output_dir, step, names)
       if self._eval_writer is None:
         self._eval_writer = tf.summary.create_file_writer(
             os.path.join(self.model_dir, 'eval'))
@@ -622,9 +622,8 @@ class Trainer:
           scalar_summary(f'pearson_r/{head}', result.mean_pearson_r, step=step)
           scalar_summary(f'r2/{head}', result.mean_r2, step=step)
           # Per track too: a mean over tracks hides a track that stays flat.
-          names = evaluate_lib.track_labels(head, len(result.pearson_r),
-                                            self.track_names)
-          for name, r in zip(names, result.pearson_r):
+          labels = evaluate_lib.track_labels(names[head])
+          for name, r in zip(labels, result.pearson_r):
             scalar_summary(f'pearson_r/{head}/{name}', r, step=step)
       self._eval_writer.flush()
     self.last_eval = results
