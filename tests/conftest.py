@@ -5,6 +5,12 @@ import os
 import time
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+# Each pytest-xdist worker gets one intra-op thread (inherited by the CLIs it
+# starts): otherwise every worker sizes its pool to the whole machine and
+# the workers contend for the same cores. Inter-op stays at its default,
+# which the collective ops of the distribution tests need.
+if os.environ.get('PYTEST_XDIST_WORKER'):
+  os.environ.setdefault('TF_NUM_INTRAOP_THREADS', '1')
 
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
