@@ -138,21 +138,10 @@ def check_geometry(grammar: Grammar) -> int:
 # -- Data -----------------------------------------------------------------------
 
 
-def _scaled_targets(path: str, scale: float) -> str:
-  """targets.txt with every track's `scale` column (5th) set to `scale`."""
-  with open(path) as f:
-    rows = [line.rstrip('\n').split('\t') for line in f]
-  for row in rows[1:]:
-    row[4] = repr(float(scale))
-  scaled = path[:-len('.txt')] + '_scaled.txt'
-  with open(scaled, 'w') as f:
-    f.writelines('\t'.join(row) + '\n' for row in rows)
-  return scaled
-
-
 def build_data(grammar: Grammar, seed: int, seed_dir: str, reuse: bool):
   """Genome and records for one seed; returns (records, info)."""
   from enformer_tf.data import make_data, synthetic
+  from enformer_tf.data import targets as targets_lib
   genome_dir = os.path.join(seed_dir, 'genome')
   records = {o: os.path.join(seed_dir, 'records', o) for o in HEADS}
   done = all(os.path.exists(os.path.join(r, 'statistics.json'))
@@ -169,7 +158,8 @@ def build_data(grammar: Grammar, seed: int, seed_dir: str, reuse: bool):
     for organism, files in paths.items():
       targets = files['targets']
       if grammar.target_scale != 1.0:
-        targets = _scaled_targets(targets, grammar.target_scale)
+        targets = targets_lib.write_scaled_targets(targets,
+                                                   grammar.target_scale)
       make_data.make_data(
           files['fasta'], targets, records[organism], tile=True,
           stride=grammar.stride, valid_chroms=['chr2'], test_chroms=['chr3'],

@@ -104,14 +104,8 @@ def _scaled_targets(path: str) -> str:
   collapsed, pass every check at step 300; seed 3 (oneDNN off) still
   collapses (AMD EPYC, 2026-12-03).
   """
-  with open(path) as f:
-    rows = [line.rstrip('\n').split('\t') for line in f]
-  for row in rows[1:]:
-    row[4] = str(TARGET_SCALE)
-  scaled = path[:-len('.txt')] + '_scaled.txt'
-  with open(scaled, 'w') as f:
-    f.writelines('\t'.join(row) + '\n' for row in rows)
-  return scaled
+  from enformer_tf.data import targets as targets_lib
+  return targets_lib.write_scaled_targets(path, TARGET_SCALE)
 
 
 def make_records(work_dir: str):

@@ -285,6 +285,24 @@ def write_targets(path: str, targets: Sequence[Target]) -> None:
       f.write('\t'.join(fields) + '\n')
 
 
+def write_scaled_targets(path: str, scale: float) -> str:
+  """Writes `<name>_scaled.txt` beside targets.txt `path`, with every track's
+  `scale` set to `scale`; returns its path.
+
+  Written in the same folder, so relative `file` paths still resolve. Used
+  to bring synthetic tracks (peaks of hundreds per bin) to a few units,
+  where a Poisson loss is better conditioned.
+  """
+  path = os.fspath(path)
+  scaled = [dataclasses.replace(target, scale=float(scale))
+            for target in read_targets(path, required_columns=('identifier',
+                                                                'file'))]
+  stem, _ = os.path.splitext(path)
+  out = stem + '_scaled.txt'
+  write_targets(out, scaled)
+  return out
+
+
 def _format(value) -> str:
   if value is None:
     return ''

@@ -1,4 +1,5 @@
 """Tests for enformer_tf.data.targets: header forms, errors, writing."""
+import dataclasses
 import os
 
 import pytest
@@ -94,6 +95,17 @@ def test_write_read_round_trip_and_renumber(tmp_path):
     for field in ('index', 'identifier', 'clip', 'clip_soft', 'scale',
                   'sum_stat', 'strand_pair', 'description'):
       assert getattr(after, field) == getattr(before, field), field
+
+
+def test_write_scaled_targets_changes_only_the_scale(tmp_path):
+  path = write(tmp_path, BASKERVILLE)
+  before = targets_lib.read_targets(path)
+  scaled_path = targets_lib.write_scaled_targets(path, 0.02)
+  assert scaled_path == str(tmp_path / 'targets_scaled.txt')
+  after = targets_lib.read_targets(scaled_path)
+  assert [t.scale for t in after] == [0.02] * len(before)
+  assert [dataclasses.replace(t, scale=1.0) for t in after] == [
+      dataclasses.replace(t, scale=1.0) for t in before]
 
 
 def test_write_keeps_extra_columns(tmp_path):
