@@ -5,6 +5,8 @@ enhancer kilobases away.
   python bench/long_range.py --grammar bench --seeds 0 1 2
   python bench/long_range.py --grammar short --seeds 0 1 2
   python bench/long_range.py --grammar short --steps 20 --work_dir /tmp/lr
+  python bench/long_range.py --grammar short --layers 2 \
+      --gin_param 'enformer_tf.Enformer.dropout_rate = 0.1'   # diagnosis
 
 For each seed this script
 
@@ -111,6 +113,10 @@ def _parser():
   p.add_argument('--gin_param', action='append', default=[],
                  help='extra binding for both models (diagnosis only: the '
                  'figures of the README use none)')
+  p.add_argument('--layers', type=int, nargs='+', default=[2, 0],
+                 help='transformer layers of the models to train (diagnosis: '
+                 '`--layers 2` trains only the transformer model and prints '
+                 'its figures, no comparison)')
   p.add_argument('--sequential', action='store_true',
                  help='train the two models one after the other')
   p.add_argument('--reuse', action='store_true',
@@ -254,7 +260,7 @@ def _train_seed(args, seed: int, seed_dir: str):
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
       [REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
   results, pending = {}, []
-  for layers in (2, 0):
+  for layers in args.layers:
     path = os.path.join(seed_dir, f'result_layers{layers}.json')
     if args.reuse and os.path.exists(path):
       continue
@@ -262,7 +268,8 @@ def _train_seed(args, seed: int, seed_dir: str):
       os.remove(path)
     log = open(os.path.join(seed_dir, f'train_layers{layers}.log'), 'w')
     argv = base + ['--_train_one', str(layers),
-                   '--_threads', '0' if args.sequential else '1']
+                   '--_threads',
+                   '0' if args.sequential or len(args.layers) == 1 else '1']
     process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                env=env)
     pending.append((layers, process, log))
@@ -274,7 +281,7 @@ def _train_seed(args, seed: int, seed_dir: str):
     if code:
       raise SystemExit(f'long_range: seed {seed}, {layers} transformer '
                        f'layers failed (exit {code}); see {log.name}')
-  for layers in (2, 0):
+  for layers in args.layers:
     with open(os.path.join(seed_dir, f'result_layers{layers}.json')) as f:
       results[layers] = json.load(f)
   return results
@@ -318,6 +325,15 @@ def main(argv=None):
     os.makedirs(seed_dir, exist_ok=True)
     _, data_info = build_data(grammar, seed, seed_dir, args.reuse)
     runs = _train_seed(args, seed, seed_dir)
+    if sorted(runs) != [0, 2]:  # Diagnosis: one model, no comparison.
+      for layers, run in runs.items():
+        common.emit(dict(
+            benchmark='long_range', grammar=args.grammar, seed=seed,
+            extra_gin_params=args.gin_param, num_transformer_layers=layers,
+            heads=run['heads'], steps=run['steps'],
+            valid_curves=run['valid_curves'],
+            train_seconds=run['train_seconds'], machine=common.machine()))
+      continue
     attn, conv = runs[2], runs[0]
     line = dict(
         benchmark='long_range', grammar=args.grammar, seed=seed,
@@ -337,7 +353,8 @@ def main(argv=None):
         machine=common.machine())
     common.emit(line)
     lines.append(line)
-  print(table(lines))
+  if lines:
+    print(table(lines))
   return 0
 
 
