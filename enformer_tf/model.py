@@ -60,6 +60,12 @@ class Enformer(keras.Model):
     attention_dropout_rate: dropout on attention weights (0.05).
     positional_dropout_rate: dropout on positional features (0.01).
     final_dropout_rate: dropout after the final pointwise block (0.05).
+    mlp_zero_initialize: start each transformer block's MLP output
+      projection at zero (like its attention output), so that the
+      transformer is the identity at initialisation. `False` is the
+      reference's initialisation, and converted weights overwrite it either
+      way; `True` is for training small models from scratch (README,
+      "Long range").
     key_size: attention key/query size per head (64).
     num_relative_position_features: relative basis size; `None` is
       `C / num_heads` as in the paper (192).
@@ -107,6 +113,7 @@ class Enformer(keras.Model):
                attention_dropout_rate: float = 0.05,
                positional_dropout_rate: float = 0.01,
                final_dropout_rate: float = 0.05,
+               mlp_zero_initialize: bool = False,
                key_size: int = 64,
                num_relative_position_features: Optional[int] = None,
                relative_position_functions: Optional[Sequence[str]] = None,
@@ -143,6 +150,7 @@ class Enformer(keras.Model):
     self.attention_dropout_rate = float(attention_dropout_rate)
     self.positional_dropout_rate = float(positional_dropout_rate)
     self.final_dropout_rate = float(final_dropout_rate)
+    self.mlp_zero_initialize = bool(mlp_zero_initialize)
     self.key_size = int(key_size)
     value_size = self.channels // self.num_heads
     self.num_relative_position_features = (
@@ -231,6 +239,7 @@ class Enformer(keras.Model):
     return keras.Sequential([
         TransformerBlock(self.channels, self.dropout_rate, attention_kwargs,
                          attention_name=f'attention_{i}',
+                         mlp_zero_initialize=self.mlp_zero_initialize,
                          name=f'transformer_block_{i}',
                          dtype=self._layer_dtype)
         for i in range(self.num_transformer_layers)], name='transformer')
@@ -414,6 +423,7 @@ class Enformer(keras.Model):
         attention_dropout_rate=self.attention_dropout_rate,
         positional_dropout_rate=self.positional_dropout_rate,
         final_dropout_rate=self.final_dropout_rate,
+        mlp_zero_initialize=self.mlp_zero_initialize,
         key_size=self.key_size,
         num_relative_position_features=self.num_relative_position_features,
         relative_position_functions=list(self.relative_position_functions),

@@ -26,6 +26,11 @@ class TransformerBlock(keras.layers.Layer):
     attention_kwargs: `MultiheadAttention` arguments.
     attention_name: name of the attention layer (`attention_{i}` in the
       reference tree).
+    mlp_zero_initialize: start the MLP's output projection (`mlp_linear2`)
+      at zero, as the attention's output projection already starts, so
+      that the block is the identity at initialisation. The reference
+      initialises it like `mlp_linear1`; this is an option for small models
+      (see `Enformer`).
 
   Call args:
     inputs: `[B, T, C]`.
@@ -38,7 +43,8 @@ class TransformerBlock(keras.layers.Layer):
 
   def __init__(self, channels: int, dropout_rate: float,
                attention_kwargs: Dict[str, Any],
-               attention_name: Optional[str] = None, **kwargs):
+               attention_name: Optional[str] = None,
+               mlp_zero_initialize: bool = False, **kwargs):
     kwargs.setdefault('name', 'transformer_block')
     super().__init__(**kwargs)
     if int(channels) != channels or channels < 1:
@@ -50,6 +56,7 @@ class TransformerBlock(keras.layers.Layer):
     self.dropout_rate = float(dropout_rate)
     self.attention_kwargs = dict(attention_kwargs)
     self.attention_name = attention_name or 'attention'
+    self.mlp_zero_initialize = bool(mlp_zero_initialize)
     policy = self.dtype_policy
     self.mha_layer_norm = keras.layers.LayerNormalization(
         epsilon=LAYER_NORM_EPSILON, name='mha_layer_norm', dtype=policy)
@@ -67,7 +74,9 @@ class TransformerBlock(keras.layers.Layer):
         name='mlp_linear1', dtype=policy)
     self.mlp_dropout1 = RecomputableDropout(self.dropout_rate, dtype=policy)
     self.mlp_linear2 = keras.layers.Dense(
-        self.channels, kernel_initializer=sonnet_default_initializer(),
+        self.channels,
+        kernel_initializer=('zeros' if self.mlp_zero_initialize else
+                            sonnet_default_initializer()),
         name='mlp_linear2', dtype=policy)
     self.mlp_dropout2 = RecomputableDropout(self.dropout_rate, dtype=policy)
 
@@ -109,5 +118,6 @@ class TransformerBlock(keras.layers.Layer):
     attention_kwargs = {key: mha_config[key] for key in self.attention_kwargs}
     config.update(channels=self.channels, dropout_rate=self.dropout_rate,
                   attention_kwargs=attention_kwargs,
-                  attention_name=self.attention_name)
+                  attention_name=self.attention_name,
+                  mlp_zero_initialize=self.mlp_zero_initialize)
     return config

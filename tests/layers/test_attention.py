@@ -147,6 +147,30 @@ def test_transformer_block_matches_numpy():
   assert weights.shape == (B, H, T, T)
 
 
+def test_transformer_block_contract_with_zero_initialised_mlp():
+  run_layer_test(TransformerBlock,
+                 dict(channels=H * V, dropout_rate=0.3,
+                      attention_kwargs=ATTENTION_KWARGS,
+                      mlp_zero_initialize=True),
+                 X, (B, T, H * V))
+
+
+@pytest.mark.parametrize('mlp_zero_initialize', [False, True])
+def test_mlp_zero_initialize_makes_a_fresh_block_the_identity(
+    mlp_zero_initialize):
+  # The attention output starts at zero either way (zero_initialize=True);
+  # only with the option does the MLP branch add nothing at first.
+  block = TransformerBlock(H * V, 0.0, ATTENTION_KWARGS,
+                           mlp_zero_initialize=mlp_zero_initialize)
+  out = block(X, training=False).numpy()
+  assert np.all(block.mlp_linear2.kernel.numpy() == 0) == mlp_zero_initialize
+  assert np.any(block.mlp_linear1.kernel.numpy() != 0)
+  if mlp_zero_initialize:
+    np.testing.assert_array_equal(out, X)
+  else:
+    assert np.abs(out - X).max() > 0.1
+
+
 def test_transformer_block_checks_width():
   with pytest.raises(ValueError, match='must equal channels'):
     TransformerBlock(10, 0.1, ATTENTION_KWARGS)
