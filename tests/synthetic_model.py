@@ -67,12 +67,13 @@ COLLAPSE_STEP = 500
 COLLAPSED_MARGIN = 1.0
 # The same rule at the first check, with a lower bar: an initialisation whose
 # margin is under 0.6 at step 300 has not started to find the promoter motif.
-# Of the five single-initialisation trials below that bar at step 300 on the
-# Intel Xeon (2026-12-04: margins 0.17, 0.18, 0.28, 0.29, 0.52), none had
-# passed the criterion when its trial stopped (the step-500 rule, or the
-# trial's cap of 700; the 0.52 one reached 1.35 at step 500 and still failed
-# other checks at 700), while the trials that passed had 0.85-1.6 at step
-# 300. Replacing such a run at step 300 rather than 500 saves 200 steps
+# Of the five single-initialisation trials of this architecture below that
+# bar at step 300 on the Intel Xeon (2026-12-04, tests/fixture_trials_
+# 2026-12-04_intel.txt: margins 0.17, 0.18, 0.28, 0.29, 0.52), none had
+# passed the criterion when its trial stopped (the step-500 rule, the
+# trial's cap of 700, or by hand at 400; the 0.52 one reached 1.35 at step
+# 500 and still failed other checks at 700), while the trials that passed
+# had 1.17-1.6 at step 300. (A conv-only trial at 0.49 did pass at 500.) Replacing such a run at step 300 rather than 500 saves 200 steps
 # (about 80 s of the suite) per collapse. The sweeps kept no per-check
 # history, so a run that would have recovered later may be replaced: that
 # costs time, never correctness, since the criterion still decides.
