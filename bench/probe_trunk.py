@@ -44,36 +44,43 @@ def ridge_predict(weights: np.ndarray, features: np.ndarray) -> np.ndarray:
 
 
 def pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-  """Pearson R of each column of `a` `[n, N]` with the same column of `b`."""
-  a = a - a.mean(axis=0)
-  b = b - b.mean(axis=0)
-  denominator = np.sqrt((a * a).sum(axis=0) * (b * b).sum(axis=0))
-  with np.errstate(invalid='ignore', divide='ignore'):
-    return np.where(denominator > 0, (a * b).sum(axis=0) / denominator,
-                    np.nan)
+  """Pearson R of each column of `a` `[n, N]` with the same column of `b`:
+  the package's `PearsonR` metric, which the evaluation tables use."""
+  from enformer_tf.train import metrics
+  statistics = metrics.PearsonR(a.shape[-1])
+  statistics.update_state(b, a)
+  return statistics.pearson_r().numpy()
 
 
-def stage_features(model, sequences: np.ndarray,
+def stage_features(model, head: str, sequences: np.ndarray,
                    batch_size: int = 32) -> Dict[str, np.ndarray]:
-  """Each stage's output at the target bins, `{stage: [B, T, F]}`."""
+  """Each stage's output at the target bins, `{stage: [B, T, F]}`, and the
+  head's predictions (`'head'`), from one inference pass."""
+  import tensorflow as tf
   stem, conv_tower, transformer, crop, final_pointwise = model.trunk.layers
-  out = {stage: [] for stage in STAGES}
+  out = {stage: [] for stage in STAGES + ('head',)}
   for start in range(0, len(sequences), batch_size):
-    x = model._prepare_inputs(sequences[start:start + batch_size])  # pylint: disable=protected-access
+    # Records hold windows of the model's own length: no cropping needed.
+    x = tf.cast(sequences[start:start + batch_size], model.compute_dtype)
     x = conv_tower(stem(x, training=False), training=False)
     out['conv_tower'].append(crop(x).numpy())
     x = crop(transformer(x, training=False))
     out['transformer'].append(x.numpy())
-    out['final_pointwise'].append(
-        final_pointwise(x, training=False).numpy())
+    x = final_pointwise(x, training=False)
+    out['final_pointwise'].append(x.numpy())
+    out['head'].append(model.head_layers[head](x).numpy())
   return {stage: np.concatenate(v) for stage, v in out.items()}
 
 
 def probe(model, head: str, train: Dict[str, np.ndarray],
           valid: Dict[str, np.ndarray], track_names) -> dict:
   """Probe R per stage and track, the head's own R, and feature scales."""
-  train_features = stage_features(model, train['sequence'])
-  valid_features = stage_features(model, valid['sequence'])
+  length = train['sequence'].shape[1]
+  if model.sequence_length is not None and length != model.sequence_length:
+    raise SystemExit(f'probe_trunk: the records hold {length}-bp windows, the '
+                     f'model takes {model.sequence_length} bp')
+  train_features = stage_features(model, head, train['sequence'])
+  valid_features = stage_features(model, head, valid['sequence'])
   num_tracks = train['target'].shape[-1]
   y_train = np.log1p(train['target'].reshape(-1, num_tracks))
   y_valid = np.log1p(valid['target'].reshape(-1, num_tracks))
@@ -87,8 +94,7 @@ def probe(model, head: str, train: Dict[str, np.ndarray],
     result['stages'][stage] = {n: round(float(v), 4)
                                for n, v in zip(track_names, r)}
     result['feature_std'][stage] = round(float(f_valid.std()), 4)
-  predictions = model.predict_head(valid['sequence'], head, training=False)
-  r = pearson_columns(np.asarray(predictions).reshape(-1, num_tracks),
+  r = pearson_columns(valid_features['head'].reshape(-1, num_tracks),
                       valid['target'].reshape(-1, num_tracks))
   result['model_head'] = {n: round(float(v), 4)
                           for n, v in zip(track_names, r)}
