@@ -73,8 +73,9 @@ COLLAPSED_MARGIN = 1.0
 # passed the criterion when its trial stopped (the step-500 rule, the
 # trial's cap of 700, or by hand at 400; the 0.52 one reached 1.35 at step
 # 500 and still failed other checks at 700), while the trials that passed
-# had 1.17-1.6 at step 300. (A conv-only trial at 0.49 did pass at 500.) Replacing such a run at step 300 rather than 500 saves 200 steps
-# (about 80 s of the suite) per collapse. The sweeps kept no per-check
+# had 1.17-1.6 at step 300. (A conv-only trial at 0.49 did pass at 500.)
+# Replacing such a run at step 300 rather than 500 saves 200 steps (about
+# 80 s of the suite) per collapse. The sweeps kept no per-check
 # history, so a run that would have recovered later may be replaced: that
 # costs time, never correctness, since the criterion still decides.
 EARLY_COLLAPSE_STEP = MIN_STEPS
