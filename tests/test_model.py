@@ -156,6 +156,22 @@ def test_max_pooling_and_no_transformer():
                  for l in model.trunk.layers[0].layers)
 
 
+def test_mlp_zero_initialize_reaches_every_transformer_block():
+  # The transformer is then the identity at initialisation: its output
+  # equals the conv tower's, for every block.
+  model = tiny_model(num_transformer_layers=2, mlp_zero_initialize=True)
+  stem, conv_tower, transformer = model.trunk.layers[:3]
+  blocks = transformer.layers
+  assert len(blocks) == 2
+  assert all(np.all(b.mlp_linear2.kernel.numpy() == 0) for b in blocks)
+  tower = conv_tower(stem(random_dna(1, 2048), training=False),
+                     training=False)
+  np.testing.assert_array_equal(transformer(tower, training=False), tower)
+  default = tiny_model(num_transformer_layers=2)
+  assert all(np.any(b.mlp_linear2.kernel.numpy() != 0)
+             for b in default.trunk.layers[2].layers)
+
+
 @pytest.mark.parametrize('kwargs, match', [
     (dict(num_heads=5), 'divisible by num_heads'),
     (dict(channels=64, num_heads=2), 'divisible by 6'),
