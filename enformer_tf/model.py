@@ -17,7 +17,8 @@ from enformer_tf import chunked_inference, positional
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 TransformerBlock, gelu, pooling_layer,
                                 recompute_grad)
-from enformer_tf.layers.building import build_sublayer
+from enformer_tf.layers.building import (build_by_shape, build_sublayer,
+                                          sequential)
 from enformer_tf.layers.initializers import sonnet_default_initializer
 from enformer_tf.layers.precision import at_least_float32
 
@@ -178,12 +179,12 @@ class Enformer(keras.Model):
           f'tower filters for channels={channels} to {filters}; they must be '
           f'positive and end at channels. Use a divisor of channels no larger '
           f'than channels // 2.')
-    self.trunk = keras.Sequential(
+    self.trunk = sequential(
         [self._build_stem(), self._build_conv_tower(filters),
          self._build_transformer(value_size),
          TargetLengthCrop1D(target_length, name='target_input',
                             dtype=self._layer_dtype),
-         self._build_final_pointwise()], name='trunk')
+         self._build_final_pointwise()], 'trunk')
     self.head_layers = {
         organism: keras.layers.Dense(
             tracks, activation='softplus', name=f'head_{organism}',
@@ -200,7 +201,7 @@ class Enformer(keras.Model):
                      name=name, dtype=self._layer_dtype)
 
   def _build_stem(self):
-    return keras.Sequential([
+    return sequential([
         keras.layers.Conv1D(
             self.channels // 2, 15, padding='same', name='conv1_d',
             kernel_initializer=sonnet_default_initializer(),
@@ -209,17 +210,17 @@ class Enformer(keras.Model):
                                   'pointwise_conv_block'),
                  dtype=self._layer_dtype),
         pooling_layer(self.pooling_type, 2, dtype=self._layer_dtype),
-    ], name='stem')
+    ], 'stem')
 
   def _build_conv_tower(self, filters):
-    return keras.Sequential([
-        keras.Sequential([
+    return sequential([
+        sequential([
             self._conv_block(num_filters, 5),
             Residual(self._conv_block(num_filters, 1, 'pointwise_conv_block'),
                      dtype=self._layer_dtype),
             pooling_layer(self.pooling_type, 2, dtype=self._layer_dtype),
-        ], name=f'conv_tower_block_{i}')
-        for i, num_filters in enumerate(filters)], name='conv_tower')
+        ], f'conv_tower_block_{i}')
+        for i, num_filters in enumerate(filters)], 'conv_tower')
 
   def _build_transformer(self, value_size):
     attention_kwargs = dict(
@@ -236,32 +237,26 @@ class Enformer(keras.Model):
         zero_initialize=True)
     # An empty Sequential is the identity, which is what the reference's
     # empty transformer does with num_transformer_layers=0.
-    return keras.Sequential([
+    return sequential([
         TransformerBlock(self.channels, self.dropout_rate, attention_kwargs,
                          attention_name=f'attention_{i}',
                          mlp_zero_initialize=self.mlp_zero_initialize,
                          name=f'transformer_block_{i}',
                          dtype=self._layer_dtype)
-        for i in range(self.num_transformer_layers)], name='transformer')
+        for i in range(self.num_transformer_layers)], 'transformer')
 
   def _build_final_pointwise(self):
-    return keras.Sequential([
+    return sequential([
         self._conv_block(2 * self.channels, 1),
         keras.layers.Dropout(self.final_dropout_rate, dtype=self._layer_dtype),
         keras.layers.Activation(gelu, dtype=self._layer_dtype),
-    ], name='final_pointwise')
+    ], 'final_pointwise')
 
   def build(self, input_shape):
     input_shape = tf.TensorShape(input_shape)
     length = self._checked_length(input_shape)
     trunk_input_shape = input_shape[:1].concatenate([length, 4])
-    # Built by a symbolic call rather than `build` so that its input layer
-    # takes the compute dtype: built from a shape alone it would be float32,
-    # and the trunk would round float64 inputs to float32 (and take bfloat16
-    # ones through a float32 copy).
-    self.trunk(keras.Input(batch_shape=trunk_input_shape,
-                           dtype=self.compute_dtype))
-    embedding_shape = self.trunk.compute_output_shape(trunk_input_shape)
+    embedding_shape = build_by_shape(self.trunk, trunk_input_shape)
     for head in self.head_layers.values():
       build_sublayer(head, embedding_shape)
     super().build(input_shape)

@@ -1,4 +1,4 @@
-"""Building sub-layers under their own name scope."""
+"""Building sub-layers under their own name scope, from shapes."""
 import tensorflow as tf
 import tf_keras as keras
 
@@ -15,3 +15,38 @@ def build_sublayer(layer: keras.layers.Layer, input_shape) -> None:
     return
   with tf.name_scope(layer.name):
     layer.build(tf.TensorShape(input_shape))
+
+
+def sequential(layers, name: str) -> keras.Sequential:
+  """A `keras.Sequential` that calls its layers in turn and nothing more.
+
+  By default a Sequential that sees a new input shape builds a functional
+  graph of its layers by calling them on symbolic inputs; nested
+  Sequentials repeat that at every level, so building the trunk traced its
+  innermost layers many times over (3.4 s for a 48-channel model on CPU)
+  and a call at a new length or batch size traced them again. Its inputs
+  would also pass through a float32 input layer unless built with the
+  compute dtype. With Keras's "deferred" behaviour it is a plain stack of
+  layers; `build_by_shape` builds it.
+  """
+  stack = keras.Sequential(layers, name=name)
+  stack._use_legacy_deferred_behavior = True  # pylint: disable=protected-access
+  return stack
+
+
+def build_by_shape(layer: keras.layers.Layer, input_shape) -> tf.TensorShape:
+  """Builds `layer` (into Sequentials, layer by layer) from `input_shape`
+  alone, without a symbolic call; returns its output shape."""
+  input_shape = tf.TensorShape(input_shape)
+  if not isinstance(layer, keras.Sequential):
+    build_sublayer(layer, input_shape)
+    return tf.TensorShape(layer.compute_output_shape(input_shape))
+  # No name scope for the Sequential itself: its layers' weights keep the
+  # names a symbolic build gave them ('conv1_d/kernel:0', not
+  # 'trunk/stem/conv1_d/kernel:0'), which checkpoints and tools know.
+  shape = input_shape
+  for child in layer.layers:
+    shape = build_by_shape(child, shape)
+  layer._build_input_shape = input_shape  # pylint: disable=protected-access
+  layer.built = True
+  return shape
