@@ -240,6 +240,7 @@ def test_keras_save_and_load_identical(tmp_path):
                                   after[organism].numpy())
 
 
+@pytest.mark.slow
 def test_savedmodel_save_works(tmp_path):
   model = tiny_model()
   randomise_weights(model)

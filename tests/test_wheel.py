@@ -59,6 +59,7 @@ def test_wheel_contains_every_gin_file(wheel):
   assert shipped == expected
 
 
+@pytest.mark.slow
 def test_installed_wheel_trains_the_smoke_experiment(wheel, tmp_path):
   site = tmp_path / 'site'
   _pip('install', '--no-deps', '--no-index', '--target', str(site),

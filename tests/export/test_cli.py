@@ -158,6 +158,7 @@ def test_model_from_checkpoint_restores_the_trained_weights(model,
   assert model_from_checkpoint(prefix).channels == 48
 
 
+@pytest.mark.slow
 def test_model_from_a_real_training_run(tmp_path):
   """What `enformer-train` writes (the smoke experiment: 2 steps)."""
   pytest.importorskip('enformer_tf.train.cli')

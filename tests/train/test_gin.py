@@ -210,6 +210,7 @@ def test_cli_requires_a_gin_file(capsys):
   assert exit_info.value.code == 2
 
 
+@pytest.mark.slow
 def test_cli_trains_the_smoke_experiment(tmp_path, capsys):
   model_dir = tmp_path / 'smoke'
   assert cli.main(['--gin_file', 'experiments/smoke.gin',

@@ -35,6 +35,7 @@ def _write_targets(path, identifiers):
       f.write(f'{i}\t{name}\t{name}.bw\t32\t2\tsum\tCAGE:{name}\n')
 
 
+@pytest.mark.slow
 def test_train_two_heads_with_summaries_checkpoints_and_tables(
     tmp_path, tiny_model, make_datasets):
   model_dir = str(tmp_path / 'run')
