@@ -3,8 +3,9 @@
 The package uses the Keras 2 API through `tf_keras`; see the README.
 """
 from enformer_tf import layers, positional
-from enformer_tf.model import (BIN_SIZE, DEFAULT_HEADS, SEQUENCE_LENGTH,
-                               TARGET_LENGTH, Enformer)
+from enformer_tf.constants import (BIN_SIZE, DEFAULT_HEADS, SEQUENCE_LENGTH,
+                                   TARGET_LENGTH)
+from enformer_tf.model import Enformer
 
 __version__ = '0.1.0'
 

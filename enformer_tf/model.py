@@ -14,6 +14,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf import chunked_inference, positional
+from enformer_tf.constants import (BIN_SIZE, DEFAULT_HEADS,  # noqa: F401
+                                   SEQUENCE_LENGTH, TARGET_LENGTH)
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 TransformerBlock, gelu, pooling_layer,
                                 recompute_grad)
@@ -22,11 +24,7 @@ from enformer_tf.layers.building import (build_by_shape, build_sublayer,
 from enformer_tf.layers.initializers import sonnet_default_initializer
 from enformer_tf.layers.precision import at_least_float32
 
-SEQUENCE_LENGTH = 196_608
-BIN_SIZE = 128  # Stem pooling (2) x six conv-tower poolings (2**6).
-TARGET_LENGTH = 896
 NUM_CONV_TOWER_BLOCKS = 6
-DEFAULT_HEADS = {'human': 5313, 'mouse': 1643}
 
 
 def exponential_linspace_int(start: int, end: int, num: int,

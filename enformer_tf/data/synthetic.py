@@ -104,7 +104,7 @@ import numpy as np
 import pyBigWig
 import pyfaidx
 
-from enformer_tf.data import atomic
+from enformer_tf.data import atomic, encoding
 
 PROMOTER_MOTIFS = {
     'strong': 'CGTATAAAAGGCAC',
@@ -133,7 +133,6 @@ _ELEMENT_COLUMNS = ('chrom', 'start', 'end', 'name', 'score', 'strand', 'kind',
                     'local_tracks', 'target_tracks')
 _TARGET_COLUMNS = ('index', 'identifier', 'file', 'clip', 'scale', 'sum_stat',
                    'description')
-_COMPLEMENT = bytes.maketrans(b'ACGTN', b'TGCAN')
 
 
 # -- Specification ------------------------------------------------------------
@@ -383,16 +382,13 @@ def read_elements(path: str) -> List[Element]:
   return elements
 
 
-def reverse_complement(sequence: str) -> str:
-  return sequence.encode('ascii').translate(_COMPLEMENT)[::-1].decode('ascii')
-
-
 def motif_occurrences(sequence, motif: str) -> List[Tuple[int, str]]:
   """Sorted `(start, strand)` of exact matches of `motif` on either strand."""
   if isinstance(sequence, str):
     sequence = sequence.encode('ascii')
   hits = set()
-  for pattern, strand in ((motif, '+'), (reverse_complement(motif), '-')):
+  for pattern, strand in ((motif, '+'),
+                          (encoding.reverse_complement(motif), '-')):
     pattern = pattern.encode('ascii')
     start = sequence.find(pattern)
     while start >= 0:
@@ -578,7 +574,7 @@ def _chromosome_elements(layout, chrom, organism, spec, names):
   def _element(center, name, kind, variant, strength, partner, distance,
                motif, local_tracks, target_tracks):
     strand = '+' if rng.random() < 0.5 else '-'
-    planted = motif if strand == '+' else reverse_complement(motif)
+    planted = motif if strand == '+' else encoding.reverse_complement(motif)
     start = center - len(motif) // 2
     return Element(chrom, int(start), int(start + len(motif)), name, kind,
                    strand, variant, float(strength), partner,
@@ -627,8 +623,8 @@ def _plant_and_scrub(rng, seq, elements, motifs):
     data = seq.tobytes()
     stray = [(start, len(motif)) for motif in motifs
              for start, strand in motif_occurrences(data, motif)
-             if planted.get(start) != (
-                 motif if strand == '+' else reverse_complement(motif))]
+             if planted.get(start) != (motif if strand == '+' else
+                                       encoding.reverse_complement(motif))]
     if not stray:
       return
     for start, length in stray:

@@ -46,8 +46,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from enformer_tf.constants import BIN_SIZE
 from enformer_tf.layers.cropping import TargetLengthCrop1D
-from enformer_tf.model import BIN_SIZE
 
 SEQUENCE_INPUT = 'sequence'
 DNA_INPUT = 'dna'

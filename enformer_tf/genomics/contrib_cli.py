@@ -34,11 +34,11 @@ from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
+from enformer_tf.constants import BIN_SIZE
 from enformer_tf.genomics import cli_args
 
 PROG = 'enformer-contrib'
 METHODS = ('grad', 'ism', 'attention')
-BIN_SIZE = 128  # bp per output bin (enformer_tf.model.BIN_SIZE).
 # A default ISM window (the region) wider than this needs an explicit
 # --ism_window: every base costs three forward passes.
 MAX_DEFAULT_ISM_BP = 1000

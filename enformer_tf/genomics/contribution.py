@@ -23,7 +23,8 @@ from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import tensorflow as tf
 
-BIN_SIZE = 128  # bp per bin (enformer_tf.model.BIN_SIZE).
+from enformer_tf.constants import BIN_SIZE
+
 NUM_BASES = 4  # One-hot columns A, C, G, T.
 
 # A selection of bins or tracks: one index, a `range`, or a sequence of

@@ -29,10 +29,10 @@ from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 
+from enformer_tf.constants import BIN_SIZE
 from enformer_tf.data import encoding
 from enformer_tf.data import genome
 
-BIN_SIZE = 128  # bp per output bin (enformer_tf.model.BIN_SIZE).
 
 _REGION_PATTERN = re.compile(
     r'^(?P<chrom>[^\s:]+):(?P<start>[0-9][0-9,_]*)-(?P<end>[0-9][0-9,_]*)$')

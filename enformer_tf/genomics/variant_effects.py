@@ -43,6 +43,7 @@ from typing import (Callable, Iterable, Iterator, List, Optional, Sequence,
 
 import numpy as np
 
+from enformer_tf.constants import BIN_SIZE
 from enformer_tf.data import encoding
 from enformer_tf.data import genome
 from enformer_tf.genomics import intervals
@@ -50,8 +51,6 @@ from enformer_tf.genomics import vcf
 from enformer_tf.genomics.score_writers import (H5ScoreWriter,
                                                 TsvScoreWriter,
                                                 check_output_path)
-
-BIN_SIZE = 128  # bp per output bin (enformer_tf.model.BIN_SIZE).
 
 
 # -- Windows ------------------------------------------------------------------

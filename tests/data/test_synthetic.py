@@ -16,7 +16,7 @@ import pyBigWig
 import pyfaidx
 import pytest
 
-from enformer_tf.data import synthetic
+from enformer_tf.data import encoding, synthetic
 
 # Two small chromosomes: ~30 promoters per organism, generated in ~0.3 s.
 SPEC = synthetic.SyntheticGenomeSpec(seed=7, chrom_sizes=(900_000, 600_000))
@@ -169,7 +169,7 @@ def test_elements_are_the_only_motifs_in_the_fasta(genome):
       consensus = (synthetic.PROMOTER_MOTIFS[e.variant]
                    if e.kind == 'promoter' else enhancer)
       assert e.motif == (consensus if e.strand == '+' else
-                         synthetic.reverse_complement(consensus))
+                         encoding.reverse_complement(consensus))
     found = {(chrom, start) for chrom in fasta.keys()
              for motif in motifs for start in _scan(str(fasta[chrom]), motif)}
     assert found == {(e.chrom, e.start) for e in elements}
@@ -330,12 +330,12 @@ def test_track_values_match_documented_formulas(tmp_path):
     list(synthetic.PROMOTER_MOTIFS.values()) + ['ACGT', 'AAAA']))
 def test_motif_occurrences_matches_naive_scan(sequence, motif):
   sequence = sequence[:120] + 'xx' + motif + sequence[120:]
-  rc = synthetic.reverse_complement(motif)
+  rc = encoding.reverse_complement(motif)
   expected = sorted(
       {(i, '+') for i in range(len(sequence)) if sequence.startswith(motif, i)}
       | {(i, '-') for i in range(len(sequence)) if sequence.startswith(rc, i)})
   assert synthetic.motif_occurrences(sequence, motif) == expected
-  assert synthetic.reverse_complement(rc) == motif
+  assert encoding.reverse_complement(rc) == motif
 
 
 def test_chrom_sizes_from_total():

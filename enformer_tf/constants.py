@@ -1,0 +1,10 @@
+"""The published model's fixed numbers, in one place (no TensorFlow import).
+
+REFERENCE.md §1: 196,608 bp in, 896 bins of 128 bp out, human and mouse
+heads of 5,313 and 1,643 tracks.
+"""
+
+SEQUENCE_LENGTH = 196_608
+BIN_SIZE = 128  # Stem pooling (2) x six conv-tower poolings (2**6).
+TARGET_LENGTH = 896
+DEFAULT_HEADS = {'human': 5313, 'mouse': 1643}
