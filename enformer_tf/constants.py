@@ -1,4 +1,6 @@
-"""The published model's fixed numbers, in one place (no TensorFlow import).
+"""The published model's fixed numbers, in one place. This module imports
+nothing: modules that need only a number import it, not `model.py` (the
+package's `__init__` still loads the model).
 
 REFERENCE.md §1: 196,608 bp in, 896 bins of 128 bp out, human and mouse
 heads of 5,313 and 1,643 tracks.
