@@ -41,7 +41,7 @@ setup(
             'enformer-make-data=enformer_tf.data.make_data:main',
             'enformer-train=enformer_tf.train.cli:main',
             'enformer-export=enformer_tf.export.cli:main',
-            'enformer-convert=enformer_tf.convert_cli:main',
+            'enformer-convert=enformer_tf.cli.convert:main',
             'enformer-predict=enformer_tf.genomics.predict_cli:main',
             'enformer-score-variants='
             'enformer_tf.genomics.score_variants_cli:main',

@@ -65,7 +65,7 @@ def main(argv=None):
   loaded = None
   if args.model:
     from enformer_tf.export.saved_model import in_mixed_bfloat16
-    from enformer_tf.genomics.models import load_model
+    from enformer_tf.io import load_model
     loaded = load_model(args.model)
     args.channels = loaded.channels
     args.num_transformer_layers = loaded.num_transformer_layers

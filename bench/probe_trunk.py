@@ -124,7 +124,7 @@ def main(argv=None):
                       help='training examples to fit on (validation: half)')
   args = parser.parse_args(argv)
   sys.path.insert(0, REPO)
-  from enformer_tf.genomics.models import load_model
+  from enformer_tf.io import load_model
   from enformer_tf.train import evaluate
   model = load_model(args.model)
   for item in args.records:

@@ -432,16 +432,6 @@ class Enformer(keras.Model):
   def from_config(cls, config, custom_objects=None):
     return cls(**config)
 
-  @classmethod
-  def from_deepmind_checkpoint(cls, path: str, **model_kwargs) -> 'Enformer':
-    """Builds a model from the official Sonnet checkpoint at `path`.
-
-    The configuration is inferred from the checkpoint's shapes; `model_kwargs`
-    override it (e.g. `sequence_length`). See `enformer_tf.export.convert`.
-    """
-    from enformer_tf.export import convert  # Imports this module.
-    return convert.enformer_from_deepmind_checkpoint(path, **model_kwargs)
-
 
 def _validate(*, channels, num_transformer_layers, num_heads, pooling_type,
               heads, target_length, sequence_length, conv_tower_divisible_by,

@@ -142,7 +142,7 @@ def make_records(work_dir: str):
 
 def write_model_config(model_dir: str) -> None:
   """The Enformer bindings `enformer-train` would have saved, so that the
-  training directory loads like one (`genomics.models.load_model`)."""
+  training directory loads like one (`enformer_tf.load_model`)."""
   config = dict(MODEL, heads=HEADS, sequence_length=SEQUENCE_LENGTH,
                 target_length=TARGET_LENGTH)
   with open(os.path.join(model_dir, 'operative_config.gin'), 'w') as f:
@@ -280,7 +280,7 @@ def held_out_report(work_dir: str, seed: int = 0) -> dict:
   import json
   import time
   import trained_checks
-  from enformer_tf.export.saved_model import load_keras_model
+  from enformer_tf.io import load_keras_model
   begin = time.time()
   result = train_synthetic_model(work_dir, seed)
   minutes = (time.time() - begin) / 60

@@ -36,7 +36,7 @@ import numpy as np
 import pyBigWig
 from tqdm import tqdm
 
-from enformer_tf.data import atomic
+from enformer_tf import atomic
 from enformer_tf.data import basenji
 from enformer_tf.data import encoding
 from enformer_tf.data import genome

@@ -104,7 +104,8 @@ import numpy as np
 import pyBigWig
 import pyfaidx
 
-from enformer_tf.data import atomic, encoding
+from enformer_tf import atomic
+from enformer_tf.data import encoding
 
 PROMOTER_MOTIFS = {
     'strong': 'CGTATAAAAGGCAC',

@@ -109,12 +109,13 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> str:
   """Loads the model `args` describe and exports it; returns the path."""
   from enformer_tf.export import saved_model
+  from enformer_tf.io import keras_file, training_dir
 
   tracks = parse_tracks(args.tracks)
   if args.keras_model:
-    model = saved_model.load_keras_model(args.keras_model)
+    model = keras_file.load_keras_model(args.keras_model)
   else:
-    model = saved_model.model_from_checkpoint(args.checkpoint_dir)
+    model = training_dir.model_from_checkpoint(args.checkpoint_dir)
   return saved_model.export_saved_model(
       model, args.export_dir, version=args.version, tracks=tracks,
       output_dtype='float16' if args.float16 else 'float32',
@@ -137,6 +138,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     return 1
   import json
   from enformer_tf.export import saved_model
+  from enformer_tf.io import keras_file, training_dir
   with open(os.path.join(path, saved_model.METADATA_FILE),
             encoding='utf-8') as f:
     metadata = json.load(f)

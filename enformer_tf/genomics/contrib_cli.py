@@ -221,9 +221,10 @@ def _default_bins(region: Region, bin_starts: np.ndarray) -> range:
 
 def run(args: argparse.Namespace) -> dict:
   """Computes and writes what `args` asks for; returns a summary."""
-  from enformer_tf.data import atomic
+  from enformer_tf import atomic
   from enformer_tf.data import targets as targets_lib
-  from enformer_tf.genomics import contribution, models
+  from enformer_tf import io as models
+  from enformer_tf.genomics import contribution
 
   methods = parse_methods(args.method)
   region = parse_region(args.region)

@@ -88,9 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> dict:
   """Predicts and writes what `args` asks for; returns a summary."""
-  from enformer_tf.data import atomic, genome, make_data
+  from enformer_tf import atomic
+  from enformer_tf.data import genome, make_data
   from enformer_tf.data import targets as targets_lib
-  from enformer_tf.genomics import intervals, models, plotting, track_writers
+  from enformer_tf import io as models
+  from enformer_tf.genomics import intervals, plotting, track_writers
 
   if args.observed and not (args.plot and args.targets):
     raise ValueError('--observed needs --plot and --targets (the bigWigs are '

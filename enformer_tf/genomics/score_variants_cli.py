@@ -133,7 +133,8 @@ def run(args: argparse.Namespace, echo=print):
   """
   from enformer_tf.data import genome
   from enformer_tf.data import targets as targets_lib
-  from enformer_tf.genomics import models, score_writers, variant_effects
+  from enformer_tf import io as models
+  from enformer_tf.genomics import score_writers, variant_effects
 
   if args.batch_size < 1:
     raise ValueError(f'--batch_size must be positive, got {args.batch_size}.')

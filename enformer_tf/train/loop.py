@@ -43,6 +43,7 @@ import tf_keras as keras
 import tqdm
 from tensorflow.core.framework import summary_pb2
 
+from enformer_tf.constants import OPERATIVE_CONFIG
 from enformer_tf.train import augment as augment_lib
 from enformer_tf.train import checkpointing
 from enformer_tf.train import evaluate as evaluate_lib
@@ -396,7 +397,7 @@ class Trainer:
     config = gin.operative_config_str()
     if config:
       checkpointing.write_atomically(
-          os.path.join(self.model_dir, 'operative_config.gin'), config)
+          os.path.join(self.model_dir, OPERATIVE_CONFIG), config)
 
   def _dataset(self, head: str, start_step: int) -> tf.data.Dataset:
     """Repeated, augmented, globally batched stream of one organism."""

@@ -15,9 +15,9 @@ import tf_keras as keras
 
 from convert import fake_deepmind_checkpoint as fake
 from enformer_tf import Enformer
-from enformer_tf import convert_cli
-from enformer_tf.export import convert
-from enformer_tf.export.convert import WeightImportError
+from enformer_tf.cli import convert as convert_cli
+from enformer_tf.io import deepmind_checkpoint as convert
+from enformer_tf.io.deepmind_checkpoint import WeightImportError
 
 LAYOUT = os.path.join(os.path.dirname(__file__), 'reference_layout.txt')
 TINY = dict(channels=48, num_transformer_layers=2, num_heads=2, key_size=8,

@@ -13,9 +13,8 @@ import tf_keras as keras
 from random_weights import randomise_weights
 from enformer_tf import Enformer
 from enformer_tf.export import cli, saved_model
-from enformer_tf.export.saved_model import (enformer_kwargs_from_gin,
-                                            load_keras_model,
-                                            model_from_checkpoint)
+from enformer_tf.io import (enformer_kwargs_from_gin, load_keras_model,
+                            model_from_checkpoint)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

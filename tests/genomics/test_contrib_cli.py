@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from enformer_tf.data import encoding
-from enformer_tf.genomics import contrib_cli, contribution, models
+from enformer_tf import io as models
+from enformer_tf.genomics import contrib_cli, contribution
 
 L = 2048  # synthetic_model.SEQUENCE_LENGTH
 BINS = 8  # synthetic_model.TARGET_LENGTH

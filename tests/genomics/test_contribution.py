@@ -416,7 +416,7 @@ def test_ism_and_gradient_agree_in_sign_at_planted_promoter_motifs(
   criterion demanded 12 and 0.7 on chr2, and trained_checks.py gives the
   measured distributions behind both).
   """
-  from enformer_tf.genomics import models
+  from enformer_tf import io as models
   model = models.load_model(trained_synthetic.model_path)
   failures, _ = trained_checks.motif_attributions(
       model, trained_synthetic.genome['human'], 'chr3',

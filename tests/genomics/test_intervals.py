@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from enformer_tf import Enformer
-from enformer_tf.genomics import intervals, models
+from enformer_tf import io as models
+from enformer_tf.genomics import intervals
 from enformer_tf.genomics.intervals import Region
 import trained_checks
 from random_weights import randomise_weights

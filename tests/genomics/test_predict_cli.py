@@ -8,7 +8,8 @@ import pytest
 
 from enformer_tf import Enformer
 from enformer_tf.data import synthetic
-from enformer_tf.genomics import (cli_args, intervals, models, predict_cli,
+from enformer_tf import io as models
+from enformer_tf.genomics import (cli_args, intervals, predict_cli,
                                   track_writers)
 from random_weights import randomise_weights
 

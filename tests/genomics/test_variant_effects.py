@@ -10,7 +10,7 @@ from enformer_tf import Enformer
 from enformer_tf.data import encoding
 from enformer_tf.data import genome
 from enformer_tf.data import synthetic
-from enformer_tf.genomics import models
+from enformer_tf import io as models
 from enformer_tf.genomics import variant_effects as ve
 from enformer_tf.genomics import vcf
 

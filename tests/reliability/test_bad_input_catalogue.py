@@ -50,7 +50,9 @@ import tf_keras as keras
 from enformer_tf import Enformer
 from enformer_tf.data import basenji, encoding, genome, make_data, targets
 from enformer_tf.export import saved_model
-from enformer_tf.genomics import intervals, models
+from enformer_tf.genomics import intervals
+from enformer_tf import io as models
+from enformer_tf.io import keras_file
 
 CHROMS = {'chr1': 2048, 'chr2': 1024}
 BAD_BASE_AT = ('chr1', 300)  # Where the corrupt FASTA has a '7'.
@@ -117,7 +119,7 @@ def world(tmp_path_factory):
 @pytest.fixture
 def loaded_once(world, monkeypatch):
   """The CLIs load the module's saved model from disk once, not per row."""
-  real = saved_model.load_keras_model
+  real = keras_file.load_keras_model
 
   def load_keras_model(path):
     if os.fspath(path) != world.model_path:
@@ -126,7 +128,7 @@ def loaded_once(world, monkeypatch):
       world.loaded = real(path)
     return world.loaded
 
-  monkeypatch.setattr(saved_model, 'load_keras_model', load_keras_model)
+  monkeypatch.setattr(keras_file, 'load_keras_model', load_keras_model)
 
 
 def write(directory, name: str, content) -> str:
@@ -1359,7 +1361,7 @@ CLIS = {
                             no_warmup=True),
         EXPORT_ROWS, make_existing=existing_version),
     'enformer-convert': Cli(
-        'enformer_tf.convert_cli',
+        'enformer_tf.cli.convert',
         lambda w, out: dict(checkpoint=w.foreign_checkpoint, output=out),
         CONVERT_ROWS, output='out.keras', make_existing=existing_file),
     'enformer-predict': Cli(
@@ -1509,8 +1511,8 @@ def test_predict_failure_while_writing_keeps_the_old_output(
 def test_convert_failure_after_saving_leaves_no_keras_file(
     tmp_path, capsys, monkeypatch):
   """The .keras is saved before the export; a failed export removes it."""
-  from enformer_tf import convert_cli
-  from enformer_tf.export import convert
+  from enformer_tf.cli import convert as convert_cli
+  from enformer_tf.io import deepmind_checkpoint as convert
 
   def small_model(path, **kwargs):
     return keras.Sequential([keras.layers.Dense(2, input_shape=(3,))])

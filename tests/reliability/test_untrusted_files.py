@@ -28,7 +28,8 @@ import tf_keras as keras
 from tensorflow.core.protobuf import saved_model_pb2
 
 from reliability import tiny_serving
-from enformer_tf.export import saved_model
+from enformer_tf import io
+from enformer_tf.constants import OPERATIVE_CONFIG as OPERATIVE_CONFIG_FILE
 
 # Ops that would let a graph run Python or touch files other than its own
 # variables (the checkpoint ops SaveV2 / RestoreV2 / MergeV2Checkpoints are
@@ -197,7 +198,7 @@ def test_keras_file_with_lambda_bytecode_is_refused(tmp_path, markers):
   _lambda_model(markers / 'lambda.ran').save(path)
   _remove_trace_of_building(markers / 'lambda.ran')
   with pytest.raises(ValueError, match='(?i)lambda|not an Enformer'):
-    saved_model.load_keras_model(path)
+    io.load_keras_model(path)
   assert traces(markers) == []
 
 
@@ -208,7 +209,7 @@ def test_hdf5_file_named_keras_with_lambda_is_refused(tmp_path, markers):
   _remove_trace_of_building(markers / 'lambda.ran')
   disguised = shutil.copy(h5, tmp_path / 'model.keras')
   with pytest.raises(ValueError):
-    saved_model.load_keras_model(str(disguised))
+    io.load_keras_model(str(disguised))
   assert traces(markers) == []
 
 
@@ -241,7 +242,7 @@ def test_keras_config_naming_os_system_does_not_call_it(tmp_path,
   crafted = copy.deepcopy(config)
   crafted['config']['layers'][1] = _lambda_naming('os', 'system')
   with pytest.raises(ValueError):
-    saved_model.load_keras_model(
+    io.load_keras_model(
         keras_archive(tmp_path / 'system.keras', crafted, path))
   assert calls == []
 
@@ -263,7 +264,7 @@ def test_keras_config_naming_os_system_elsewhere_does_not_call_it(
     else:
       crafted['config']['layers'][1]['config'][where] = system
     with pytest.raises(ValueError):
-      saved_model.load_keras_model(
+      io.load_keras_model(
           keras_archive(tmp_path / f'{where}.keras', crafted, path))
   assert calls == []
 
@@ -283,7 +284,7 @@ def test_keras_config_naming_a_planted_module_does_not_import_it(
     crafted['config']['layers'][1] = _lambda_naming(name, 'function')
   try:
     with pytest.raises(ValueError):
-      saved_model.load_keras_model(
+      io.load_keras_model(
           keras_archive(tmp_path / 'planted.keras', crafted, path))
     assert traces(markers) == []
     assert name not in sys.modules
@@ -369,7 +370,7 @@ def _training_dir(directory, model, config):
                                    model=model)
   tf.train.CheckpointManager(checkpoint, str(directory), max_to_keep=1,
                              checkpoint_name='ckpt').save(checkpoint_number=7)
-  (directory / saved_model.OPERATIVE_CONFIG).write_text(config)
+  (directory / OPERATIVE_CONFIG_FILE).write_text(config)
 
 
 def test_checkpoint_loading_runs_no_python_from_its_directory(
@@ -383,13 +384,13 @@ def test_checkpoint_loading_runs_no_python_from_its_directory(
   monkeypatch.chdir(tmp_path)
   monkeypatch.syspath_prepend(str(tmp_path))
   with AuditLog() as log:
-    restored = saved_model.model_from_checkpoint(str(tmp_path))
+    restored = io.model_from_checkpoint(str(tmp_path))
     # A reference among the Enformer bindings is refused, not evaluated.
-    (tmp_path / saved_model.OPERATIVE_CONFIG).write_text(
+    (tmp_path / OPERATIVE_CONFIG_FILE).write_text(
         OPERATIVE_CONFIG.format(planted=planted) +
         f'enformer_tf.Enformer.channels = @{planted}.function()\n')
     with pytest.raises(ValueError, match='cannot be resolved'):
-      saved_model.model_from_checkpoint(str(tmp_path))
+      io.model_from_checkpoint(str(tmp_path))
   for variable, expected in zip(restored.variables, model.variables):
     np.testing.assert_array_equal(variable.numpy(), expected.numpy())
   assert traces(markers) == []

@@ -1,13 +1,17 @@
-"""One way for the genomics tools to open a model, whatever was saved.
+"""One way to open a model, whatever was saved.
 
 Users have a `.keras` file (`model.save`, `enformer-convert`), a training
 directory (`enformer-train`'s checkpoints + `operative_config.gin`) or a
-single checkpoint prefix in it; every genomics CLI takes any of them.
+single checkpoint prefix in it; every CLI that reads a model takes any of
+them. The official weights (a DeepMind Sonnet checkpoint) are converted once
+with `enformer-convert` or `from_deepmind_checkpoint`.
 """
 import os
 import zipfile
 
 import tf_keras as keras
+
+from enformer_tf.io import keras_file, training_dir
 
 
 def load_model(path: str) -> keras.Model:
@@ -24,17 +28,16 @@ def load_model(path: str) -> keras.Model:
     FileNotFoundError: nothing at `path`.
     ValueError: `path` exists but holds no Enformer.
   """
-  from enformer_tf.export import saved_model
   path = os.fspath(path)
   if path.endswith('.keras'):
     try:
-      return saved_model.load_keras_model(path)
+      return keras_file.load_keras_model(path)
     except (KeyError, zipfile.BadZipFile) as e:
       # A zip archive without the .keras layout (e.g. no config.json).
       raise ValueError(f'Could not load the Keras model {path}: '
                        f'{" ".join(str(e).split())}') from e
   if os.path.isdir(path) or os.path.exists(path + '.index'):
-    return saved_model.model_from_checkpoint(path)
+    return training_dir.model_from_checkpoint(path)
   if not os.path.exists(path):
     raise FileNotFoundError(
         f'No model at {path}: expected a .keras file, a training directory '
