@@ -16,6 +16,7 @@ from typing import Any, Dict, Iterable, List, NamedTuple, Optional, Tuple
 import pyfaidx
 
 from enformer_tf.data import encoding
+from enformer_tf.errors import one_line
 
 # Any character of a FASTA sequence that is not a nucleotide code: a digit,
 # a space or punctuation means a corrupt or wrong file, not an unknown base.
@@ -119,7 +120,7 @@ class FastaExtractor:
                                   sequence_always_upper=False)
     except Exception as e:  # pyfaidx raises several types for bad files.
       raise ValueError(f'Cannot read FASTA file {fasta_file!r}: '
-                       f'{_one_line(e)}') from e
+                       f'{one_line(e)}') from e
     self.fasta_file = fasta_file
     self.upper = bool(upper)
     self.use_strand = bool(use_strand)
@@ -324,7 +325,3 @@ def shown(text: str, limit: int = 60) -> str:
   """`repr(text)`, cut to about `limit` characters for an error message."""
   text = str(text)
   return repr(text) if len(text) <= limit else repr(text[:limit]) + '...'
-
-
-def _one_line(error: BaseException) -> str:
-  return ' '.join(str(error).split()) or type(error).__name__

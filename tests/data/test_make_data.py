@@ -7,7 +7,9 @@ import numpy as np
 import pyBigWig
 import pytest
 
+from enformer_tf.cli import make_data as make_data_cli
 from enformer_tf.data import basenji
+from enformer_tf.data import bigwig
 from enformer_tf.data import make_data as make_data_lib
 
 SEQ_LENGTH = 512
@@ -194,7 +196,7 @@ def resized(start, end):
 
 def test_bin_coverage_numbers():
   coverage = np.array([1, 2, np.nan, 5, 0, 0, 30, 10], dtype=np.float32)
-  bins = lambda **kw: make_data_lib.bin_coverage(coverage, 4, **kw)
+  bins = lambda **kw: bigwig.bin_coverage(coverage, 4, **kw)
   np.testing.assert_allclose(bins(sum_stat='sum'), [8, 40])
   np.testing.assert_allclose(bins(sum_stat='mean'), [2, 10])
   np.testing.assert_allclose(bins(sum_stat='max'), [5, 30])
@@ -209,12 +211,12 @@ def test_bin_coverage_numbers():
                              [-1 + 3, -1 + np.sqrt(41)], rtol=1e-6)
   np.testing.assert_allclose(bins(sum_stat='mean_sqrt', scale=2),
                              [-1 + np.sqrt(5), -1 + np.sqrt(21)], rtol=1e-6)
-  big = make_data_lib.bin_coverage(np.full(4, 1e5), 2)
+  big = bigwig.bin_coverage(np.full(4, 1e5), 2)
   np.testing.assert_array_equal(big, [65504, 65504])  # float16 maximum.
   with pytest.raises(ValueError, match="sum_stat must be one of"):
     bins(sum_stat='median')
   with pytest.raises(ValueError, match='multiple of pool_width=3'):
-    make_data_lib.bin_coverage(coverage, 3)
+    bigwig.bin_coverage(coverage, 3)
 
 
 # -- BED regions: exact numbers -----------------------------------------------
@@ -502,7 +504,7 @@ def test_failure_while_writing_leaves_nothing(world, monkeypatch):
   world.run()  # An existing directory must survive a failed overwrite.
   before = sorted(os.listdir(world.out_dir))
   calls = []
-  original = make_data_lib.bin_coverage
+  original = bigwig.bin_coverage
 
   def failing(*args, **kwargs):
     calls.append(1)
@@ -510,7 +512,7 @@ def test_failure_while_writing_leaves_nothing(world, monkeypatch):
       raise ValueError('disk on fire')
     return original(*args, **kwargs)
 
-  monkeypatch.setattr(make_data_lib, 'bin_coverage', failing)
+  monkeypatch.setattr(bigwig, 'bin_coverage', failing)
   with pytest.raises(ValueError, match='disk on fire'):
     world.run(overwrite=True)
   assert sorted(os.listdir(os.path.dirname(world.out_dir))) == ['data']
@@ -527,7 +529,7 @@ def cli_args(world, *extra):
 
 
 def test_cli_success(world, capsys):
-  assert make_data_lib.main(cli_args(
+  assert make_data_cli.main(cli_args(
       world, '--tile', '--stride', '256', '--folds', '4', '--valid_fold', '0',
       '--test_fold', '1', '--seq_1hot', '--seqs_per_file', '5')) == 0
   statistics = basenji.read_statistics(world.out_dir)
@@ -542,7 +544,7 @@ def test_cli_success(world, capsys):
 def test_cli_error_is_one_line(world, capsys, name):
   break_world, _, message = BAD_INPUTS[name]
   break_world(world)
-  assert make_data_lib.main(cli_args(world, '--bed', world.bed)) == 1
+  assert make_data_cli.main(cli_args(world, '--bed', world.bed)) == 1
   captured = capsys.readouterr()
   lines = captured.err.splitlines()
   assert len(lines) == 1, captured.err
@@ -556,10 +558,10 @@ def test_cli_refuses_existing_out_dir(world, capsys):
   os.makedirs(world.out_dir)
   with open(os.path.join(world.out_dir, 'keep.txt'), 'w') as f:
     f.write('mine')
-  assert make_data_lib.main(cli_args(world, '--bed', world.bed)) == 1
+  assert make_data_cli.main(cli_args(world, '--bed', world.bed)) == 1
   assert 'already exists; pass --overwrite' in capsys.readouterr().err
   assert os.listdir(world.out_dir) == ['keep.txt']
-  assert make_data_lib.main(cli_args(world, '--bed', world.bed,
+  assert make_data_cli.main(cli_args(world, '--bed', world.bed,
                                      '--overwrite')) == 0
   assert 'keep.txt' not in os.listdir(world.out_dir)
   with open(os.path.join(world.out_dir, 'statistics.json')) as f:

@@ -16,6 +16,7 @@ import pyBigWig
 import pyfaidx
 import pytest
 
+from enformer_tf.cli import synthetic as synthetic_cli
 from enformer_tf.data import encoding, synthetic
 
 # Two small chromosomes: ~30 promoters per organism, generated in ~0.3 s.
@@ -397,7 +398,7 @@ def test_refuses_to_overwrite_and_replaces_atomically(tmp_path):
 def test_cli_writes_refuses_and_overwrites(tmp_path, capsys):
   out = str(tmp_path / 'cli')
   args = ['--out_dir', out, '--chrom_sizes', '150000,60000', '--seed', '5']
-  assert synthetic.main(args) == 0
+  assert synthetic_cli.main(args) == 0
   stdout = capsys.readouterr().out
   assert stdout.count('\n') == 1 and 'human 4 tracks' in stdout
   assert 'mouse 3 tracks' in stdout
@@ -407,10 +408,10 @@ def test_cli_writes_refuses_and_overwrites(tmp_path, capsys):
   assert (open(os.path.join(out, 'human', 'genome.fa'), 'rb').read() ==
           open(api['human']['fasta'], 'rb').read())
 
-  assert synthetic.main(args) == 1
+  assert synthetic_cli.main(args) == 1
   stderr = capsys.readouterr().err
   assert stderr.count('\n') == 1 and '--overwrite' in stderr
-  assert synthetic.main(args + ['--overwrite', '--organisms', 'human']) == 0
+  assert synthetic_cli.main(args + ['--overwrite', '--organisms', 'human']) == 0
   assert sorted(os.listdir(out)) == ['human', 'spec.json']
 
 
@@ -425,7 +426,7 @@ def test_cli_writes_refuses_and_overwrites(tmp_path, capsys):
 ])
 def test_cli_errors_are_one_line(tmp_path, capsys, args, code, message):
   out = str(tmp_path / 'cli')
-  assert synthetic.main(['--out_dir', out] + args) == code
+  assert synthetic_cli.main(['--out_dir', out] + args) == code
   stderr = capsys.readouterr().err
   assert stderr.count('\n') == 1 and message in stderr
   assert stderr.startswith('enformer-synthetic: error:')
@@ -434,11 +435,11 @@ def test_cli_errors_are_one_line(tmp_path, capsys, args, code, message):
 
 def test_cli_genome_size(tmp_path, capsys):
   out = str(tmp_path / 'cli')
-  assert synthetic.main(['--out_dir', out, '--genome_size_mb', '0.3',
-                         '--num_chromosomes', '2', '--organisms', 'mouse',
-                         '--enhancer_distance', '5000,20000',
-                         '--distance_margin', '1000',
-                         '--min_element_spacing', '2000']) == 0
+  assert synthetic_cli.main(['--out_dir', out, '--genome_size_mb', '0.3',
+                             '--num_chromosomes', '2', '--organisms', 'mouse',
+                             '--enhancer_distance', '5000,20000',
+                             '--distance_margin', '1000',
+                             '--min_element_spacing', '2000']) == 0
   assert '0.30 Mb' in capsys.readouterr().out
   spec = json.load(open(os.path.join(out, 'spec.json')))
   assert spec['enhancer_distance'] == [5000, 20000]
