@@ -160,6 +160,18 @@ class BigWigTracks:
                for path, bigwig in self._bigwigs.items()}
     return [by_path[target.path] for target in self.targets]
 
+  def binned(self, chrom: str, start: int, end: int,
+             pool_width: int) -> np.ndarray:
+    """Targets `[bins, targets]` of `[start, end)`, binned as training
+    targets are (`bin_coverage` with each target's `sum_stat`, `scale`,
+    `clip_soft` and `clip`); `end - start` must be a multiple of
+    `pool_width`."""
+    coverage = self.read(chrom, start, end)
+    return np.stack([
+        bin_coverage(values, pool_width, t.sum_stat, t.scale, t.clip,
+                     t.clip_soft)
+        for values, t in zip(coverage, self.targets)], axis=-1)  # [N, T]
+
   def _read(self, path, bigwig, chrom, start, end) -> np.ndarray:
     coverage = np.full(end - start, np.nan, dtype=np.float32)
     size = bigwig.chroms(chrom)
