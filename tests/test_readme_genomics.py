@@ -54,11 +54,10 @@ def demo_output(trained_synthetic, tmp_path, monkeypatch):
 
 
 def _main(program):
-  from enformer_tf.genomics import contrib_cli, predict_cli
-  from enformer_tf.genomics import score_variants_cli
-  return {'enformer-predict': predict_cli.main,
-          'enformer-score-variants': score_variants_cli.main,
-          'enformer-contrib': contrib_cli.main}[program]
+  from enformer_tf.cli import contrib, predict, score_variants
+  return {'enformer-predict': predict.main,
+          'enformer-score-variants': score_variants.main,
+          'enformer-contrib': contrib.main}[program]
 
 
 def _first_chr3_promoter(elements):

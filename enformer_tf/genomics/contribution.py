@@ -15,7 +15,8 @@ Three views of one model and one sequence (REFERENCE.md section 6):
   128-bp bins of the input.
 
 Positions are 0-based offsets into the model's input sequence; the
-`enformer-contrib` CLI (`contrib_cli.py`) maps them to genome coordinates.
+`enformer-contrib` command (`contribution_files.py`) maps them to genome
+coordinates.
 """
 import dataclasses
 from typing import Iterable, List, Mapping, Optional, Sequence, Tuple, Union

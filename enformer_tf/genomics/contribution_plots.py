@@ -1,14 +1,15 @@
 """PNGs of contribution scores: per-base tracks, ISM heat maps, attention.
 
 Uses matplotlib's Agg backend through its object API (no display, pyplot
-untouched). Every function writes its PNG atomically (a temporary file
-beside it, then `os.replace`) and returns the path.
+untouched). Every function writes its PNG atomically (`atomic.atomic_path`:
+a temporary file beside it, then `os.replace`) and returns the path.
 """
 import os
-import uuid
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
+
+from enformer_tf.atomic import atomic_path
 
 BASES = 'ACGT'
 # Conventional sequence-logo colours: A green, C blue, G orange, T red.
@@ -25,16 +26,9 @@ def _figure(width: float, height: float):
 
 
 def _save(figure, path: str, dpi: int = 110) -> str:
-  path = os.fspath(path)
-  directory, name = os.path.split(os.path.abspath(path))
-  temporary = os.path.join(directory, f'.{name}.tmp-{uuid.uuid4().hex[:8]}')
-  try:
+  with atomic_path(path) as temporary:
     figure.savefig(temporary, dpi=dpi, format='png')
-    os.replace(temporary, path)
-  finally:
-    if os.path.exists(temporary):
-      os.remove(temporary)
-  return path
+  return os.fspath(path)
 
 
 def _draw_letter(ax, letter: str, x: float, bottom: float, height: float,

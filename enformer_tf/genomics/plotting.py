@@ -2,7 +2,7 @@
 
 One panel per track, sharing a genomic x-axis: the prediction as a step
 plot over its 128-bp bins, optionally the observed signal (a bigWig binned
-as the training targets were, `make_data.bin_coverage`) behind it, the
+as the training targets were, `bigwig.bin_coverage`) behind it, the
 requested region's ends marked when the prediction is wider, and the parts off
 the chromosome (padded with `N`) hatched. Uses matplotlib's Agg backend
 through its object API, so it needs no display and leaves pyplot alone.
@@ -12,7 +12,9 @@ from typing import Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from enformer_tf.genomics.intervals import BIN_SIZE, IntervalPrediction
+from enformer_tf import atomic
+from enformer_tf.constants import BIN_SIZE
+from enformer_tf.genomics.intervals import IntervalPrediction
 
 
 def observed_bins(bigwig_path: str, prediction: IntervalPrediction,
@@ -21,7 +23,7 @@ def observed_bins(bigwig_path: str, prediction: IntervalPrediction,
                   clip_soft: Optional[float] = None) -> np.ndarray:
   """A bigWig binned over `prediction`'s bins: float32 `[bins]`.
 
-  Binned like the training targets (`make_data.bin_coverage` with the
+  Binned like the training targets (`bigwig.bin_coverage` with the
   track's targets.txt `sum_stat`, `scale`, `clip`, `clip_soft`), so it is
   on the model's scale. Missing data and bases off the chromosome count 0.
 
@@ -30,13 +32,15 @@ def observed_bins(bigwig_path: str, prediction: IntervalPrediction,
     ValueError: not a bigWig, or no such chromosome in it.
   """
   import pyBigWig
-  from enformer_tf.data import genome, make_data
+  from enformer_tf.data import bigwig as bigwig_lib
+  from enformer_tf.data import genome
 
   bigwig_path = os.fspath(bigwig_path)
   if not os.path.isfile(bigwig_path):
     raise FileNotFoundError(f'bigWig {bigwig_path!r} not found.')
   bigwig = None
-  if make_data.is_bigwig_file(bigwig_path):  # Else libBigWig prints to stderr.
+  # Checked first: libBigWig prints to stderr on a file that is no bigWig.
+  if bigwig_lib.is_bigwig_file(bigwig_path):
     try:
       bigwig = pyBigWig.open(bigwig_path)
     except RuntimeError:
@@ -56,8 +60,8 @@ def observed_bins(bigwig_path: str, prediction: IntervalPrediction,
           prediction.chrom, left, right, numpy=True)
   finally:
     bigwig.close()
-  return make_data.bin_coverage(coverage, BIN_SIZE, sum_stat, scale, clip,
-                                clip_soft)
+  return bigwig_lib.bin_coverage(coverage, BIN_SIZE, sum_stat, scale, clip,
+                                 clip_soft)
 
 
 def plot_tracks(prediction: IntervalPrediction, path: str,
@@ -138,7 +142,6 @@ def plot_tracks(prediction: IntervalPrediction, path: str,
   figure.tight_layout()
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
-  from enformer_tf.genomics.track_writers import atomic_path
-  with atomic_path(path) as temporary:
+  with atomic.atomic_path(path) as temporary:
     figure.savefig(temporary, dpi=dpi, format='png')
   return path

@@ -17,16 +17,14 @@ What a file holds, for one track of one or more `IntervalPrediction`s:
 The bigWig header lists every chromosome of the FASTA with its size
 (`chromosome_sizes`), so the file loads against that genome in a browser.
 Files are written to a temporary name beside the target and renamed into
-place, so a reader never sees a half-written file.
+place (`atomic.atomic_path`), so a reader never sees a half-written file.
 """
-import contextlib
-import os
-import uuid
-from typing import Dict, Iterator, List, Mapping, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, Sequence, Tuple, Union
 
 import numpy as np
 import pyBigWig
 
+from enformer_tf.atomic import atomic_path
 from enformer_tf.genomics.intervals import IntervalPrediction
 
 OVERLAP_POLICIES = ('error', 'mean')
@@ -46,23 +44,6 @@ def chromosome_sizes(fasta) -> Dict[str, int]:
   from enformer_tf.data import genome
   with genome.FastaExtractor(fasta) as extractor:
     return dict(extractor.chromosome_sizes)
-
-
-@contextlib.contextmanager
-def atomic_path(path: str) -> Iterator[str]:
-  """Yields a temporary path beside `path`; renames it to `path` on success.
-
-  On an exception the temporary file is removed and `path` is untouched.
-  """
-  path = os.fspath(path)
-  directory, name = os.path.split(os.path.abspath(path))
-  temporary = os.path.join(directory, f'.{name}.tmp-{uuid.uuid4().hex[:8]}')
-  try:
-    yield temporary
-    os.replace(temporary, path)
-  finally:
-    if os.path.exists(temporary):
-      os.remove(temporary)
 
 
 def track_entries(predictions: Sequence[IntervalPrediction],

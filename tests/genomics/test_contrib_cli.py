@@ -9,7 +9,8 @@ import pytest
 
 from enformer_tf.data import encoding
 from enformer_tf import io as models
-from enformer_tf.genomics import contrib_cli, contribution
+from enformer_tf.cli import contrib as contrib_cli
+from enformer_tf.genomics import contribution
 
 L = 2048  # synthetic_model.SEQUENCE_LENGTH
 BINS = 8  # synthetic_model.TARGET_LENGTH

@@ -9,8 +9,9 @@ import pytest
 from enformer_tf import Enformer
 from enformer_tf.data import synthetic
 from enformer_tf import io as models
-from enformer_tf.genomics import (cli_args, intervals, predict_cli,
-                                  track_writers)
+from enformer_tf.cli import predict as predict_cli
+from enformer_tf.genomics import interval_files, intervals, track_writers
+from enformer_tf.genomics import tracks
 from random_weights import randomise_weights
 
 CHROM_SIZES = {'chr1': 3000, 'chr2': 1500}
@@ -111,6 +112,27 @@ def test_writes_tracks_table_and_plots(files, tmp_path, capsys):
   with open(out / 'CAGE_liver.bedgraph') as f:
     rows = [line.split('\t') for line in f]
   assert len(rows) == sum(len(p.clipped()[0]) for p in expected)
+
+
+def test_predict_to_files_takes_a_loaded_model_and_regions(files, tmp_path):
+  """The library function the command calls, from Python: a model object,
+  `Region`s and the options as keywords."""
+  model = models.load_model(files['model'])
+  summary = interval_files.predict_to_files(
+      model, files['fasta'], 'human', str(tmp_path / 'out'),
+      regions=[intervals.Region('chr1', 0, 200, 'start'), 'chr2:100-200'],
+      targets=files['targets'], tracks='dnase', formats=('bedgraph',))
+  assert summary['tracks'] == ['dnase'] and summary['regions'] == 2
+  assert summary['bedgraph'] == ['dnase.bedgraph'] and not summary['bigwig']
+  assert sorted(os.listdir(tmp_path / 'out')) == [
+      'dnase.bedgraph', 'predictions.npz', 'predictions.tsv']
+  assert list(np.load(tmp_path / 'out' / 'predictions.npz')['regions']) == [
+      'start', 'chr2:100-200']
+  with pytest.raises(ValueError, match='formats must be among'):
+    interval_files.predict_to_files(model, files['fasta'], 'human',
+                                    str(tmp_path / 'other'),
+                                    regions=['chr1:0-10'], formats=('wig',))
+  assert sorted(os.listdir(tmp_path)) == ['out']
 
 
 @pytest.mark.usefixtures('loaded_once')
@@ -225,13 +247,13 @@ def test_usage_errors_are_one_line(argv, capsys):
 
 
 def test_parse_tracks():
-  assert cli_args.parse_tracks(None, 5) is None
-  assert cli_args.parse_tracks('4,0-2', 5) == [4, 0, 1, 2]
-  assert cli_args.parse_tracks('b, 0', 3, ['a', 'b', 'c']) == [1, 0]
+  assert tracks.parse_tracks(None, 5) is None
+  assert tracks.parse_tracks('4,0-2', 5) == [4, 0, 1, 2]
+  assert tracks.parse_tracks('b, 0', 3, ['a', 'b', 'c']) == [1, 0]
   for text, message in (('2-1', 'decreasing'), ('0,,1', 'empty item'),
                         ('x', 'give --targets'), ('5', 'out of range')):
     with pytest.raises(ValueError, match=message):
-      cli_args.parse_tracks(text, 5)
+      tracks.parse_tracks(text, 5)
 
 
 def test_readme_example_on_the_synthetic_genome(trained_synthetic, tmp_path):

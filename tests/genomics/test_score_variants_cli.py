@@ -1,5 +1,6 @@
 """Tests for `enformer-score-variants` (run in-process through `main`)."""
 import gzip
+import os
 
 import h5py
 import numpy as np
@@ -10,8 +11,9 @@ from enformer_tf import Enformer
 from enformer_tf.data import genome
 from enformer_tf.data import synthetic
 from enformer_tf import io as models
-from enformer_tf.genomics import score_variants_cli as cli
+from enformer_tf.cli import score_variants as cli
 from enformer_tf.genomics import variant_effects as ve
+from enformer_tf.genomics import variant_files
 from enformer_tf.genomics import vcf
 
 PROG = cli.PROG
@@ -235,9 +237,23 @@ def test_usage_errors_exit_2_with_one_line(capsys):
   assert err.count('\n') == 1 and err.startswith(f'{PROG}: error: ')
 
 
+def test_write_skipped_lists_every_record_atomically(tmp_path):
+  report = vcf.SkipReport()
+  report.add(vcf.SkippedRecord(4, vcf.MALFORMED, 'POS  x\nis bad'))
+  report.add(vcf.SkippedRecord(9, vcf.REF_MISMATCH, 'REF differs'))
+  path = tmp_path / 'skipped.tsv'
+  variant_files.write_skipped(str(path), report)
+  assert path.read_text().splitlines() == [
+      'vcf_line\treason\tmessage', '4\tmalformed\tPOS x is bad',
+      '9\tREF mismatch\tREF differs']
+  assert sorted(os.listdir(tmp_path)) == ['skipped.tsv']
+  with pytest.raises(ValueError, match='does not exist'):
+    variant_files.write_skipped(str(tmp_path / 'no' / 'skipped.tsv'), report)
+
+
 def test_negative_shifts_need_no_equals_sign():
-  assert cli._joined_negative_values(['--rc', '--shifts', '-1,0,1']) == [
+  assert cli.joined_negative_values(['--rc', '--shifts', '-1,0,1']) == [
       '--rc', '--shifts=-1,0,1']
-  assert cli._joined_negative_values(['--shifts', '0,1']) == [
+  assert cli.joined_negative_values(['--shifts', '0,1']) == [
       '--shifts', '0,1']
   assert cli.parse_shifts('-1, 0,2') == [-1, 0, 2]

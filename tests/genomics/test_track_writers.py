@@ -5,6 +5,7 @@ import numpy as np
 import pyBigWig
 import pytest
 
+from enformer_tf import atomic
 from enformer_tf.genomics import plotting, track_writers
 from enformer_tf.genomics.intervals import IntervalPrediction, Region
 
@@ -151,7 +152,7 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
   target = tmp_path / 'out.txt'
   target.write_text('old')
   with pytest.raises(RuntimeError):
-    with track_writers.atomic_path(str(target)) as temporary:
+    with atomic.atomic_path(str(target)) as temporary:
       with open(temporary, 'w') as f:
         f.write('half')
       raise RuntimeError('interrupted')

@@ -1,0 +1,90 @@
+"""A head's tracks as the genomics workflows choose them: the head, its
+targets.txt, `--tracks` and the strand pairs for reverse complementing.
+
+Shared by `interval_files` (enformer-predict), `variant_files`
+(enformer-score-variants) and `contribution_files` (enformer-contrib).
+"""
+from typing import List, Optional, Sequence
+
+from enformer_tf.data import targets as targets_lib
+
+
+def read_head_targets(path: str) -> List[targets_lib.Target]:
+  """A head's targets.txt (an `identifier` column required), renumbered
+  0..n-1 in file order."""
+  return targets_lib.renumber_targets(targets_lib.read_targets(
+      path, required_columns=('identifier',)))
+
+
+def head_num_tracks(model, head: str) -> int:
+  """The tracks of `head`; raises `ValueError` if the model has no such
+  head."""
+  heads = getattr(model, 'heads', {})
+  if head not in heads:
+    raise ValueError(f'Unknown head {head!r}; the model has heads '
+                     f'{sorted(heads)}.')
+  return heads[head]
+
+
+def check_targets_match(path: str, num_targets: int, head: str,
+                        num_tracks: int) -> None:
+  """Raises `ValueError` unless the targets file at `path` lists as many
+  tracks as `head` has."""
+  if num_targets != num_tracks:
+    raise ValueError(f'{path} lists {num_targets} tracks but head {head!r} '
+                     f'has {num_tracks}; is it the targets file of this '
+                     'head?')
+
+
+def strand_pairs(targets: Sequence[targets_lib.Target]
+                 ) -> Optional[List[int]]:
+  """Each track's opposite-strand track (its own if unstranded), or `None`
+  if no track has a `strand_pair`."""
+  if not any(t.strand_pair is not None for t in targets):
+    return None
+  return [t.index if t.strand_pair is None else t.strand_pair
+          for t in targets]
+
+
+def parse_tracks(text: Optional[str], num_tracks: int,
+                 identifiers: Optional[Sequence[str]] = None
+                 ) -> Optional[List[int]]:
+  """`'0,2,4-6,dnase'` -> track indices, in the order given.
+
+  Args:
+    text: the `--tracks` value; `None` means all tracks (returns `None`).
+    num_tracks: tracks of the head.
+    identifiers: the head's track identifiers (targets.txt), if known.
+
+  Raises:
+    ValueError: an item is no index, range or known identifier, or an
+      index is out of range.
+  """
+  if text is None:
+    return None
+  by_name = {name: i for i, name in enumerate(identifiers or ())}
+  indices = []
+  for item in (part.strip() for part in text.split(',')):
+    if not item:
+      raise ValueError(f'--tracks {text!r} has an empty item.')
+    if item in by_name:
+      indices.append(by_name[item])
+      continue
+    first, dash, last = item.partition('-')
+    if first.isdigit() and (not dash or last.isdigit()):
+      low, high = int(first), int(last) if dash else int(first)
+      if low > high:
+        raise ValueError(f'--tracks: range {item!r} is decreasing.')
+      if high >= num_tracks:
+        raise ValueError(f'--tracks: track {high} is out of range; the head '
+                         f'has {num_tracks} tracks (0-{num_tracks - 1}).')
+      indices.extend(range(low, high + 1))
+    elif identifiers is None:
+      raise ValueError(f'--tracks: {item!r} is not a track index or range; '
+                       'give --targets to choose tracks by identifier.')
+    else:
+      shown = ', '.join(repr(n) for n in list(by_name)[:5])
+      more = f', ... ({len(by_name)} in all)' if len(by_name) > 5 else ''
+      raise ValueError(f'--tracks: no track {item!r} in the targets file '
+                       f'(it has {shown}{more}).')
+  return indices

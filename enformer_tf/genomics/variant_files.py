@@ -1,0 +1,118 @@
+"""The variants of a VCF scored into files, from paths (the work of
+`enformer-score-variants`).
+
+  score_variants_to_files('model.keras', 'genome.fa', 'variants.vcf.gz',
+                          'human', 'scores.tsv', h5='scores.h5',
+                          targets='targets.txt', tracks='cage_promoter',
+                          rc=True, shifts=(-1, 0, 1), skipped='skipped.tsv')
+
+On top of `variant_effects.score_vcf` (the scoring and the crash-safe
+`.partial` outputs): the model read from its path, the head's tracks chosen
+through its targets.txt (`tracks`), and the skipped records listed in a TSV
+of their own. Messages name the command's options (`--skipped`, `--tracks`),
+as the command passes them through unchanged.
+"""
+import os
+from typing import Any, Callable, Optional, Sequence, Union
+
+from enformer_tf import atomic
+from enformer_tf import io as models
+from enformer_tf.data import genome
+from enformer_tf.genomics import score_writers, variant_effects, vcf
+from enformer_tf.genomics import tracks as tracks_lib
+
+
+def score_variants_to_files(
+    model: Union[str, Any], fasta: str, vcf_path: str, head: str, out: str,
+    *, h5: Optional[str] = None, skipped: Optional[str] = None,
+    targets: Optional[str] = None, tracks: Optional[str] = None,
+    rc: bool = False, shifts: Sequence[int] = (0,), batch_size: int = 8,
+    sequence_length: Optional[int] = None,
+    on_skip: Optional[Callable[[vcf.SkippedRecord], None]] = None,
+    progress: bool = False) -> variant_effects.ScoringSummary:
+  """Scores every variant of `vcf_path` into `out` (and `h5`, `skipped`).
+
+  Args:
+    model: a `.keras` file, an enformer-train directory or a checkpoint
+      prefix (read with `enformer_tf.io.load_model`), or a loaded model.
+    fasta: the genome FASTA the VCF refers to.
+    vcf_path: the variants: a VCF, plain or gzip/bgzip.
+    head: the head (organism) to score.
+    out: the TSV of scores to write.
+    h5: also write the scores to this HDF5 file.
+    skipped: write every skipped record (line, reason, message) to this
+      TSV (`write_skipped`), also when the scoring fails midway.
+    targets: the head's targets.txt: names the tracks by identifier,
+      enables `tracks` by name and strand pairs for `rc`.
+    tracks: the `--tracks` text: indices, ranges and identifiers (default
+      all; see `tracks.parse_tracks`).
+    rc, shifts, batch_size, sequence_length: see
+      `variant_effects.VariantScorer`.
+    on_skip: called with each skipped record as it is met.
+    progress: show a progress bar on stderr.
+
+  Returns:
+    The `variant_effects.ScoringSummary`.
+
+  Raises:
+    FileNotFoundError, ValueError: bad input, found before any scoring.
+    variant_effects.ScoringInterrupted: a failure midway; the rows scored
+      so far stay in the `.partial` files it names.
+  """
+  if batch_size < 1:
+    raise ValueError(f'--batch_size must be positive, got {batch_size}.')
+  for path, flag in ((vcf_path, '--vcf'), (fasta, '--fasta')):
+    if not os.path.isfile(path):
+      raise FileNotFoundError(f'{flag} {path} not found.')
+  if skipped:  # Checked now: it is written only after the scoring.
+    skipped_path = score_writers.check_output_path(skipped, '--skipped')
+    if skipped_path in (os.path.abspath(p) for p in (out, h5) if p):
+      raise ValueError(f'--skipped {skipped} is also an output of the '
+                       'scores; give it a file of its own.')
+  chosen_targets = None
+  if targets:
+    chosen_targets = tracks_lib.read_head_targets(targets)
+  if isinstance(model, (str, os.PathLike)):
+    model = models.load_model(model)
+  num_tracks = tracks_lib.head_num_tracks(model, head)
+  identifiers = None
+  strand_pairs = None
+  if chosen_targets is not None:
+    tracks_lib.check_targets_match(targets, len(chosen_targets), head,
+                                   num_tracks)
+    identifiers = [t.identifier for t in chosen_targets]
+    if rc:
+      strand_pairs = tracks_lib.strand_pairs(chosen_targets)
+  indices = tracks_lib.parse_tracks(tracks, num_tracks, identifiers)
+
+  with genome.FastaExtractor(fasta) as extractor:
+    try:
+      summary = variant_effects.score_vcf(
+          model, extractor, vcf_path, head, out, h5=h5, tracks=indices,
+          track_names=identifiers, strand_pairs=strand_pairs, rc=rc,
+          shifts=shifts, batch_size=batch_size,
+          sequence_length=sequence_length, on_skip=on_skip,
+          progress=progress)
+    except variant_effects.ScoringInterrupted as interrupted:
+      if skipped:
+        write_skipped(skipped, interrupted.report)
+      raise
+  if skipped:
+    write_skipped(skipped, summary.report)
+  return summary
+
+
+def write_skipped(path: str, report: vcf.SkipReport) -> None:
+  """All skipped records as TSV (`vcf_line reason message`), written
+  atomically.
+
+  Raises:
+    ValueError: `path` is a directory or its directory does not exist.
+  """
+  path = score_writers.check_output_path(path, '--skipped')
+  with atomic.atomic_path(path) as temporary:
+    with open(temporary, 'w', encoding='utf-8') as f:
+      f.write('vcf_line\treason\tmessage\n')
+      for record in report:
+        message = ' '.join(record.message.split())
+        f.write(f'{record.line}\t{record.reason}\t{message}\n')
