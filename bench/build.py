@@ -2,7 +2,7 @@
 versus the symbolic functional build it replaced, interleaved in one run.
 
 `Enformer.build` builds the trunk's nested Sequentials layer by layer from
-shapes (`enformer_tf.layers.building.build_by_shape`). The build it replaced
+shapes (`enformer_tf.layers.sublayers.build_by_shape`). The build it replaced
 called the trunk on a `keras.Input`, and every Sequential made its own
 functional graph of its layers on the way, so nested Sequentials traced the
 innermost layers again at each level. Every model construction pays this:
@@ -27,7 +27,7 @@ import tf_keras as keras  # noqa: E402
 
 import common  # noqa: E402  (bench/common.py, beside this file)
 from enformer_tf import BIN_SIZE, Enformer  # noqa: E402
-from enformer_tf.layers.building import build_sublayer  # noqa: E402
+from enformer_tf.layers.sublayers import build_sublayer  # noqa: E402
 
 
 def symbolic_build(model: Enformer, length: int) -> None:

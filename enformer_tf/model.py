@@ -19,10 +19,10 @@ from enformer_tf.constants import (BIN_SIZE, DEFAULT_HEADS,  # noqa: F401
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 TransformerBlock, gelu, pooling_layer,
                                 recompute_grad)
-from enformer_tf.layers.building import (build_by_shape, build_sublayer,
-                                          sequential)
 from enformer_tf.layers.initializers import sonnet_default_initializer
 from enformer_tf.layers.precision import at_least_float32
+from enformer_tf.layers.sublayers import (build_by_shape, build_sublayer,
+                                          sequential)
 
 NUM_CONV_TOWER_BLOCKS = 6
 

@@ -1,7 +1,11 @@
-"""The demo's verdicts: per track class, does training beat the untrained model."""
-import numpy as np
+"""The demo's verdicts: per track class, does training beat the untrained
+model; and `enformer-demo`'s command line."""
+import subprocess
 
-from enformer_tf import demo
+import numpy as np
+import pytest
+
+from enformer_tf.cli import demo
 
 
 def test_class_verdicts_group_tracks_and_compare_means():
@@ -20,3 +24,28 @@ def test_class_verdicts_group_tracks_and_compare_means():
   # An unknown track is its own class.
   assert demo.class_verdicts(['x'], [0.5], [0.2]) == {
       'x': dict(pearson_r=0.5, untrained_pearson_r=0.2, beats_untrained=True)}
+
+
+def test_main_reports_a_failed_step_in_one_line(monkeypatch, capsys):
+  calls = []
+
+  def fail(*args):
+    calls.append(args)
+    raise subprocess.CalledProcessError(1, ['saved_model_cli', 'run'])
+
+  monkeypatch.setattr(demo, 'run_demo', fail)
+  assert demo.main(['--work_dir', 'w', '--seed', '3', '--num_steps', '5',
+                    '--gin_param', 'a = 1']) == 1
+  assert calls == [('w', 3, 5, ['a = 1'])]
+  err = capsys.readouterr().err
+  assert err.startswith('enformer-demo: error: Command ') and err.count(
+      '\n') == 1
+
+
+def test_main_rejects_bad_options_in_one_line(capsys):
+  with pytest.raises(SystemExit) as exit_info:
+    demo.main(['--seed', 'x'])
+  assert exit_info.value.code == 2
+  err = capsys.readouterr().err
+  assert err.startswith('enformer-demo: error: argument --seed') and err.count(
+      '\n') == 1

@@ -14,8 +14,13 @@ hour, everything a user runs on their own data:
    tracks over a held-out region.
 5. `enformer-export` to a TF Serving layout, then `saved_model_cli run` on
    a held-out sequence, printing a few predicted values.
+
+  enformer-demo [--work_dir demo_output] [--seed 0] [--num_steps N] \
+      [--gin_param BINDING ...]
+
+`run_demo` is the workflow (it is the top of the package: it drives data,
+train and export); `main` parses the options and reports errors in one line.
 """
-import argparse
 import json
 import os
 import shutil
@@ -25,6 +30,11 @@ import time
 from typing import Dict, Optional, Sequence
 
 import numpy as np
+
+from enformer_tf import atomic
+from enformer_tf.cli import common
+
+PROG = 'enformer-demo'
 
 
 def _say(message: str) -> None:
@@ -36,7 +46,7 @@ def _section(title: str) -> None:
 
 
 # What each synthetic track needs a model to learn (enformer_tf/data/
-# synthetic.py): a peak at a local motif, the promoter x enhancer rule, or
+# synthetic/): a peak at a local motif, the promoter x enhancer rule, or
 # sequence composition (which even an untrained convolution correlates with).
 TRACK_CLASSES = {'cage_promoter': 'local peaks', 'dnase': 'local peaks',
                  'h3k27ac': 'local peaks', 'cage_distal': 'distal rule',
@@ -122,7 +132,8 @@ def plot_region(model, records: Dict[str, str], path: str,
   np.atleast_1d(axes)[-1].set_xlabel('128-bp bin (held-out chromosome chr3)')
   fig.suptitle(f'{organism}: held-out window, predicted vs observed')
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  with atomic.atomic_path(path) as temporary:
+    fig.savefig(temporary, dpi=110)
   plt.close(fig)
   return path
 
@@ -172,7 +183,7 @@ def run_demo(work_dir: str = 'demo_output', seed: int = 0,
   if num_steps is not None:
     params.append(f'train.num_steps = {num_steps}')
   config.parse_gin(['experiments/demo.gin'], params + list(gin_params))
-  trainer = config.train()
+  trainer = config.train_from_bindings()
   model = trainer.model
 
   _section('4. Held-out chromosome (chr3): per-track Pearson R')
@@ -222,27 +233,31 @@ def run_demo(work_dir: str = 'demo_output', seed: int = 0,
   summary['served_matches_in_process'] = bool(
       np.allclose(served, in_process, atol=1e-5))
   summary['minutes'] = round((time.time() - start) / 60, 1)
-  with open(os.path.join(work_dir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=1)
+  atomic.write_atomically(os.path.join(work_dir, 'summary.json'),
+                          json.dumps(summary, indent=1))
   _section(f'Done in {summary["minutes"]} min; outputs in {work_dir}')
   return summary
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-  parser = argparse.ArgumentParser(prog='enformer-demo',
-                                   description=__doc__.splitlines()[0])
+def _parser() -> common.Parser:
+  parser = common.Parser(PROG, __doc__.splitlines()[0])
   parser.add_argument('--work_dir', default='demo_output')
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--num_steps', type=int, default=None,
                       help='training steps (experiments/demo.gin: 300)')
   parser.add_argument('--gin_param', action='append', default=[])
-  args = parser.parse_args(argv)
-  try:
+  return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  args = _parser().parse_args(argv)
+
+  def demo() -> int:
     run_demo(args.work_dir, args.seed, args.num_steps, args.gin_param)
-  except (ValueError, OSError, subprocess.CalledProcessError) as error:
-    print(f'enformer-demo: error: {error}', file=sys.stderr)
-    return 1
-  return 0
+    return common.EXIT_OK
+
+  return common.run_or_fail(
+      PROG, demo, (ValueError, OSError, subprocess.CalledProcessError))
 
 
 if __name__ == '__main__':

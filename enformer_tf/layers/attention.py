@@ -5,10 +5,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf import positional
-from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import attention_initializer
 from enformer_tf.layers.precision import at_least_float32
 from enformer_tf.layers.recompute import RecomputableDropout
+from enformer_tf.layers.sublayers import build_sublayer
 
 
 @keras.saving.register_keras_serializable(package='enformer_tf')

@@ -5,8 +5,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers.activations import gelu
-from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
+from enformer_tf.layers.sublayers import build_sublayer
 
 BATCH_NORM_MOMENTUM = 0.9
 BATCH_NORM_EPSILON = 1e-5

@@ -2,8 +2,8 @@
 import tensorflow as tf
 import tf_keras as keras
 
-from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.precision import at_least_float32
+from enformer_tf.layers.sublayers import build_sublayer
 
 POOLING_TYPES = ('attention', 'max')
 

@@ -2,7 +2,7 @@
 import tensorflow as tf
 import tf_keras as keras
 
-from enformer_tf.layers.building import build_sublayer
+from enformer_tf.layers.sublayers import build_sublayer
 
 
 @keras.saving.register_keras_serializable(package='enformer_tf')

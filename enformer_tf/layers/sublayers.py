@@ -1,4 +1,5 @@
-"""Building sub-layers under their own name scope, from shapes."""
+"""Sub-layers built from shapes under their own name scope, and plain
+stacks of them (`sequential`) built the same way."""
 import tensorflow as tf
 import tf_keras as keras
 

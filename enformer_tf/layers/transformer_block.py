@@ -5,9 +5,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers.attention import MultiheadAttention
-from enformer_tf.layers.building import build_sublayer
 from enformer_tf.layers.initializers import sonnet_default_initializer
 from enformer_tf.layers.recompute import RecomputableDropout
+from enformer_tf.layers.sublayers import build_sublayer
 
 LAYER_NORM_EPSILON = 1e-5
 

@@ -1,22 +1,11 @@
-"""ConvBlock, Residual, TargetLengthCrop1D and the GELU approximation."""
+"""ConvBlock: BatchNorm -> GELU -> Conv1D."""
 import numpy as np
 import pytest
-import tf_keras as keras
 
-from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
-                                gelu)
+from enformer_tf.layers import ConvBlock
 from layer_test_case import run_layer_test
 
 X = np.random.RandomState(0).randn(2, 8, 3).astype('float32')
-
-
-def test_gelu_is_sigmoid_approximation():
-  x = np.linspace(-6, 6, 101).astype('float32')
-  np.testing.assert_allclose(gelu(x).numpy(), x / (1 + np.exp(-1.702 * x)),
-                             rtol=1e-6, atol=1e-7)
-  # Not the exact (erf) GELU: they differ by ~1e-2 near |x| = 2.
-  exact = keras.activations.gelu(x, approximate=False).numpy()
-  assert np.abs(gelu(x).numpy() - exact).max() > 5e-3
 
 
 def test_conv_block_contract():
@@ -74,44 +63,3 @@ def test_conv_block_rejects_bad_sizes(arg):
   kwargs[arg] = 0
   with pytest.raises(ValueError, match=arg):
     ConvBlock(**kwargs)
-
-
-def test_residual_contract():
-  run_layer_test(Residual,
-                 dict(layer=keras.layers.Dense(3, name='inner'), name='res'),
-                 X, (2, 8, 3))
-
-
-def test_residual_adds_input():
-  inner = keras.layers.Dense(3)
-  out = Residual(inner)(X).numpy()
-  np.testing.assert_allclose(out, X + inner(X).numpy(), rtol=1e-6)
-
-
-def test_residual_passes_training():
-  res = Residual(keras.layers.Dropout(0.5))
-  np.testing.assert_array_equal(res(X, training=False).numpy(), 2 * X)
-  assert not np.allclose(res(X, training=True).numpy(), 2 * X)
-
-
-def test_crop_contract_and_values():
-  _, out = run_layer_test(TargetLengthCrop1D,
-                          dict(target_length=4, name='crop'), X, (2, 4, 3),
-                          run_fit=False)
-  np.testing.assert_array_equal(out.numpy(), X[:, 2:6])
-
-
-def test_crop_none_keeps_all():
-  np.testing.assert_array_equal(TargetLengthCrop1D(None)(X).numpy(), X)
-
-
-def test_crop_odd_difference_keeps_exact_length():
-  out = TargetLengthCrop1D(5)(X).numpy()
-  np.testing.assert_array_equal(out, X[:, 1:6])
-
-
-def test_crop_too_long_target_is_named():
-  with pytest.raises(ValueError, match='target_length=9'):
-    TargetLengthCrop1D(9)(X)
-  with pytest.raises(ValueError, match='target_length'):
-    TargetLengthCrop1D(0)
