@@ -64,7 +64,7 @@ def main(argv=None):
   bf16 = args.mixed_bfloat16 or args.compare_bfloat16
   loaded = None
   if args.model:
-    from enformer_tf.export.saved_model import in_mixed_bfloat16
+    from enformer_tf.export import in_mixed_bfloat16
     from enformer_tf.io import load_model
     loaded = load_model(args.model)
     args.channels = loaded.channels

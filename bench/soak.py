@@ -16,7 +16,9 @@ outputs (0 when the concurrent outputs are identical).
 
 The warm-up runs on the same threads as the soak, so that per-thread memory
 (allocator arenas, TensorFlow's per-thread state) is counted before the
-growth is measured, not in it.
+growth is measured, not in it. tests/reliability/test_serving_load.py runs
+the same procedure (`tests/reliability/tiny_serving.py`: tests do not import
+bench scripts); change both together.
 """
 import argparse
 import os

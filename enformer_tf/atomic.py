@@ -16,7 +16,7 @@ import contextlib
 import os
 import shutil
 import uuid
-from typing import Iterator, Union
+from typing import Iterator, Optional, Union
 
 
 def temporary_sibling(path: str) -> str:
@@ -70,18 +70,20 @@ def write_atomically(path: str, data: Union[str, bytes]) -> None:
       tf.io.gfile.remove(temporary)
 
 
-def swap_into_place(new_dir: str, out_dir: str) -> None:
+def swap_into_place(new_dir: str, out_dir: str,
+                    aside: Optional[str] = None) -> None:
   """Renames `new_dir` to `out_dir`, replacing whatever `out_dir` holds.
 
-  The old `out_dir` is renamed aside first and restored if the final rename
-  fails, so readers see either the old directory or the new one, never a
-  mixture or nothing. `new_dir` must be on the same filesystem (a sibling).
+  The old `out_dir` is renamed aside first (to `aside`, default a hidden
+  `.NAME.old-XXXXXXXX` sibling) and restored if the final rename fails, so
+  readers see either the old directory or the new one, never a mixture or
+  nothing. `new_dir` must be on the same filesystem (a sibling).
   """
   if not os.path.lexists(out_dir):
     os.rename(new_dir, out_dir)
     return
   parent, name = os.path.split(os.path.abspath(out_dir))
-  old = os.path.join(parent, f'.{name}.old-{uuid.uuid4().hex[:8]}')
+  old = aside or os.path.join(parent, f'.{name}.old-{uuid.uuid4().hex[:8]}')
   os.rename(out_dir, old)
   try:
     os.rename(new_dir, out_dir)

@@ -6,11 +6,11 @@ sequence) to a running `tensorflow_model_server` and prints each output's
 shape, dtype and a few values.
 
     # gRPC (port 8500), the human head, a region of a genome FASTA:
-    python export/client.py --grpc localhost:8500 --signature human_dna \\
+    python serving/client.py --grpc localhost:8500 --signature human_dna \\
         --fasta hg38.fa --region chr11:5,248,000-5,249,000
 
     # REST (port 8501), all heads, a random sequence:
-    python export/client.py --rest http://localhost:8501 --signature dna \\
+    python serving/client.py --rest http://localhost:8501 --signature dna \\
         --random
 
 The sequence length is read from the model's metadata (the `sequence` input

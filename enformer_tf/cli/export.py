@@ -4,23 +4,18 @@
     enformer-export --checkpoint_dir runs/exp1 --export_dir /models/enformer \\
         --tracks human=0,1,4828 --tracks mouse=10-19 --float16
 
-Writes `EXPORT_DIR/<version>/` atomically (see `saved_model.py`) and prints
-the version directory and its signatures. Errors are one line on stderr and
-a non-zero exit status.
+Writes `EXPORT_DIR/<version>/` atomically (see
+`enformer_tf/export/saved_model.py`) and prints the version directory and
+its signatures. Errors are one line on stderr and a non-zero exit status.
 """
-import argparse
+import json
 import os
 import sys
 from typing import Dict, List, Optional, Sequence
 
+from enformer_tf.cli import common
+
 PROG = 'enformer-export'
-
-
-class _Parser(argparse.ArgumentParser):
-  """An argument parser whose errors are one line, not usage + error."""
-
-  def error(self, message):
-    self.exit(2, f'{PROG}: error: {message} (see {PROG} --help)\n')
 
 
 def parse_tracks(values: Optional[Sequence[str]]
@@ -63,10 +58,9 @@ def parse_tracks(values: Optional[Sequence[str]]
   return tracks
 
 
-def build_parser() -> argparse.ArgumentParser:
-  parser = _Parser(
-      prog=PROG,
-      description='Export an Enformer as a TF Serving SavedModel version '
+def _parser() -> common.Parser:
+  parser = common.Parser(
+      PROG, 'Export an Enformer as a TF Serving SavedModel version\n'
       'EXPORT_DIR/<version>/ (written atomically).')
   source = parser.add_mutually_exclusive_group(required=True)
   source.add_argument('--keras_model', metavar='FILE',
@@ -106,54 +100,73 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
-def run(args: argparse.Namespace) -> str:
-  """Loads the model `args` describe and exports it; returns the path."""
-  from enformer_tf.export import saved_model
+def export_model(export_dir: str, *, keras_model: Optional[str] = None,
+                 checkpoint_dir: Optional[str] = None,
+                 tracks: Optional[Sequence[str]] = None,
+                 **export_options) -> str:
+  """Loads a model and exports it; returns the version directory.
+
+  Args:
+    export_dir: as in `export_saved_model`.
+    keras_model: a `.keras` file (`enformer_tf.io.load_keras_model`), or
+    checkpoint_dir: a training directory or checkpoint prefix
+      (`enformer_tf.io.model_from_checkpoint`).
+    tracks: `--tracks` values (`parse_tracks`), checked before the model is
+      loaded.
+    **export_options: the other arguments of `export_saved_model`.
+  """
+  # pylint: disable=g-import-not-at-top  (--help does not wait for TF)
+  from enformer_tf.export.saved_model import export_saved_model
   from enformer_tf.io import keras_file, training_dir
 
-  tracks = parse_tracks(args.tracks)
-  if args.keras_model:
-    model = keras_file.load_keras_model(args.keras_model)
+  kept = parse_tracks(tracks)
+  if keras_model:
+    model = keras_file.load_keras_model(keras_model)
   else:
-    model = training_dir.model_from_checkpoint(args.checkpoint_dir)
-  return saved_model.export_saved_model(
-      model, args.export_dir, version=args.version, tracks=tracks,
-      output_dtype='float16' if args.float16 else 'float32',
-      mixed_bfloat16=args.mixed_bfloat16,
-      overwrite=args.overwrite, warmup_requests=not args.no_warmup,
-      model_name=args.model_name,
-      hub_sequence_length=args.hub_sequence_length)
+    model = training_dir.model_from_checkpoint(checkpoint_dir)
+  return export_saved_model(model, export_dir, tracks=kept, **export_options)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-  args = build_parser().parse_args(argv)
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  import tensorflow as tf
-
-  try:
-    path = run(args)
-  except (ValueError, OSError, tf.errors.OpError) as e:
-    message = str(e).strip().splitlines()[0] if str(e).strip() else repr(e)
-    print(f'{PROG}: error: {message}', file=sys.stderr)
-    return 1
-  import json
+def _summary(path: str) -> List[str]:
+  """The lines printed after an export: the path and every signature."""
+  # pylint: disable=g-import-not-at-top  (--help does not wait for TF)
   from enformer_tf.export import saved_model
-  from enformer_tf.io import keras_file, training_dir
   with open(os.path.join(path, saved_model.METADATA_FILE),
             encoding='utf-8') as f:
     metadata = json.load(f)
-  print(f'Exported {path}')
+  lines = [f'Exported {path}']
   for name, spec in metadata['signatures'].items():
     inputs = ', '.join(f'{k} {v["dtype"]}{v["shape"]}'
                        for k, v in spec['inputs'].items())
     outputs = ', '.join(f'{k} {v["dtype"]}{v["shape"]}'
                         for k, v in spec['outputs'].items())
-    print(f'  {name}: {inputs} -> {outputs}')
+    lines.append(f'  {name}: {inputs} -> {outputs}')
   hub_length = metadata.get('hub_sequence_length')
   if hub_length:
-    print(f'  TF Hub model.predict_on_batch, contribution_input_grad: '
-          f'{hub_length} bp, centre {metadata["sequence_length"]} bp used')
-  return 0
+    lines.append(f'  TF Hub model.predict_on_batch, contribution_input_grad: '
+                 f'{hub_length} bp, centre {metadata["sequence_length"]} bp '
+                 'used')
+  return lines
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  args = _parser().parse_args(argv)
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    path = export_model(
+        args.export_dir, keras_model=args.keras_model,
+        checkpoint_dir=args.checkpoint_dir, tracks=args.tracks,
+        version=args.version,
+        output_dtype='float16' if args.float16 else 'float32',
+        mixed_bfloat16=args.mixed_bfloat16, overwrite=args.overwrite,
+        warmup_requests=not args.no_warmup, model_name=args.model_name,
+        hub_sequence_length=args.hub_sequence_length)
+  except (ValueError, OSError, tf.errors.OpError) as error:
+    print(f'{PROG}: error: {common.first_line(error)}', file=sys.stderr)
+    return common.EXIT_USER_ERROR
+  print('\n'.join(_summary(path)))
+  return common.EXIT_OK
 
 
 if __name__ == '__main__':

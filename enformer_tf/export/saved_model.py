@@ -9,116 +9,30 @@ Serving watches:
         variables/
         assets.extra/
           tf_serving_warmup_requests   (TFRecord of PredictionLog, one per
-                                        signature, batch 1)
+                                        signature, batch 1; `warmup.py`)
           enformer_export.json         (signatures, shapes, kept tracks)
       .tmp-4-12345/               <- an export in progress (ignored: TF
                                      Serving only loads integer names)
 
 Everything is written into the hidden temporary sibling, then moved into
-place with one `os.rename`, so TF Serving never sees a half-written version
-and an export that crashes (or is killed) part-way leaves no version
-directory. Files are flushed to disk before the rename, so after a power
-loss a version is complete or absent. The rename needs a local (POSIX) file
-system.
+place with one `os.rename` (`versions.publish`), so TF Serving never sees a
+half-written version and an export that crashes (or is killed) part-way
+leaves no version directory. Files are flushed to disk before the rename,
+so after a power loss a version is complete or absent. The rename needs a
+local (POSIX) file system.
 """
 import json
 import os
 import shutil
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
-import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.export import signatures as signatures_lib
+from enformer_tf.export import versions, warmup
 
-WARMUP_FILE = os.path.join('assets.extra', 'tf_serving_warmup_requests')
 METADATA_FILE = os.path.join('assets.extra', 'enformer_export.json')
-DEFAULT_MODEL_NAME = 'enformer'
-_TMP_PREFIX = '.tmp-'
-
-
-# -- Versions ------------------------------------------------------------------
-
-
-def _versions(export_dir: str) -> List[int]:
-  """The integer-named version directories in `export_dir`."""
-  if not os.path.isdir(export_dir):
-    return []
-  return sorted(int(name) for name in os.listdir(export_dir)
-                if name.isdigit() and
-                os.path.isdir(os.path.join(export_dir, name)))
-
-
-def next_version(export_dir: str) -> int:
-  """1 + the highest existing version in `export_dir` (1 if there is none)."""
-  versions = _versions(export_dir)
-  return versions[-1] + 1 if versions else 1
-
-
-def _check_version(version) -> int:
-  if isinstance(version, bool) or not isinstance(version, (int, np.integer)):
-    raise ValueError(f'version must be a non-negative integer (TF Serving '
-                     f'version directories are integers); got {version!r}.')
-  if version < 0:
-    raise ValueError(f'version must be a non-negative integer, got {version}.')
-  return int(version)
-
-
-def _check_local(export_dir: str) -> str:
-  if not export_dir:
-    raise ValueError('export_dir is empty; give the model base directory TF '
-                     'Serving watches, e.g. /models/enformer.')
-  if '://' in str(export_dir):
-    raise ValueError(
-        f'export_dir={export_dir!r} is not a local path; the export is made '
-        'atomic with os.rename, which needs a local file system. Export '
-        'locally, then copy the version directory.')
-  return os.fspath(export_dir)
-
-
-# -- Warm-up requests ----------------------------------------------------------
-
-
-def warmup_inputs(name: str, sequence_length: int,
-                  seed: int = 0) -> Dict[str, np.ndarray]:
-  """One batch-1 input for signature `name`: random ACGT DNA."""
-  rng = np.random.RandomState(seed)
-  codes = rng.randint(0, 4, sequence_length)  # [L]
-  if name == signatures_lib.DNA_INPUT or name.endswith(
-      signatures_lib.DNA_SUFFIX):
-    dna = np.frombuffer(b'ACGT', np.uint8)[codes].tobytes()
-    return {signatures_lib.DNA_INPUT: np.array([dna], dtype=object)}
-  one_hot = np.eye(4, dtype=np.float32)[codes][np.newaxis]  # [1, L, 4]
-  return {signatures_lib.SEQUENCE_INPUT: one_hot}
-
-
-def warmup_records(signature_names: Sequence[str], sequence_length: int,
-                   model_name: str = DEFAULT_MODEL_NAME) -> List[bytes]:
-  """Serialized `PredictionLog`s, one `PredictRequest` per signature."""
-  # Imported here: only exporting needs the serving protos.
-  from tensorflow_serving.apis import (model_pb2, predict_pb2,
-                                       prediction_log_pb2)
-  records = []
-  for name in signature_names:
-    request = predict_pb2.PredictRequest(
-        model_spec=model_pb2.ModelSpec(name=model_name, signature_name=name))
-    for key, value in warmup_inputs(name, sequence_length).items():
-      request.inputs[key].CopyFrom(tf.make_tensor_proto(value))
-    log = prediction_log_pb2.PredictionLog(
-        predict_log=prediction_log_pb2.PredictLog(request=request))
-    records.append(log.SerializeToString())
-  return records
-
-
-def _write_warmup_requests(directory: str, signature_names: Sequence[str],
-                           sequence_length: int, model_name: str) -> None:
-  path = os.path.join(directory, WARMUP_FILE)
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  with tf.io.TFRecordWriter(path) as writer:
-    for record in warmup_records(signature_names, sequence_length,
-                                 model_name):
-      writer.write(record)
 
 
 def _write_metadata(directory: str, module: signatures_lib.ServingModule,
@@ -135,9 +49,6 @@ def _write_metadata(directory: str, module: signatures_lib.ServingModule,
     json.dump(metadata, f, indent=2, sort_keys=True)
 
 
-# -- Export --------------------------------------------------------------------
-
-
 def export_saved_model(model: keras.Model,
                        export_dir: str,
                        *,
@@ -147,7 +58,7 @@ def export_saved_model(model: keras.Model,
                        mixed_bfloat16: bool = False,
                        overwrite: bool = False,
                        warmup_requests: bool = True,
-                       model_name: str = DEFAULT_MODEL_NAME,
+                       model_name: str = warmup.DEFAULT_MODEL_NAME,
                        hub_sequence_length: Optional[int] = None) -> str:
   """Exports `model` as `export_dir/<version>/` for TF Serving, atomically.
 
@@ -189,33 +100,33 @@ def export_saved_model(model: keras.Model,
       `hub_sequence_length`, a model without a fixed sequence length, or a
       non-local `export_dir`.
   """
-  export_dir = _check_local(export_dir)
+  export_dir = versions.check_local(export_dir)
   if mixed_bfloat16:
     model = in_mixed_bfloat16(model)
   # Validates the model and the options before anything is written.
   module = signatures_lib.ServingModule(
       model, tracks=tracks, output_dtype=output_dtype,
       hub_sequence_length=hub_sequence_length)
-  version = (next_version(export_dir) if version is None
-             else _check_version(version))
+  version = (versions.next_version(export_dir) if version is None
+             else versions.check_version(version))
   final_dir = os.path.join(export_dir, str(version))
   if os.path.exists(final_dir) and not overwrite:
     raise FileExistsError(
         f'Version {version} already exists at {final_dir}; pass '
         f'overwrite=True (enformer-export --overwrite) to replace it, or '
-        f'export as the next version, {next_version(export_dir)}.')
+        f'export as the next version, {versions.next_version(export_dir)}.')
   os.makedirs(export_dir, exist_ok=True)
-  tmp_dir = os.path.join(export_dir,
-                         f'{_TMP_PREFIX}{version}-{os.getpid()}')
+  tmp_dir = versions.temporary_dir(export_dir, version)
   shutil.rmtree(tmp_dir, ignore_errors=True)
   try:
     signatures = module.signatures()
     tf.saved_model.save(module, tmp_dir, signatures=signatures)
     _write_metadata(tmp_dir, module, model)
     if warmup_requests:
-      _write_warmup_requests(tmp_dir, list(signatures),
-                             module.sequence_length, model_name)
-    _publish(tmp_dir, final_dir, overwrite)
+      # Through the module attribute, so that tests can stop an export here.
+      warmup.write_warmup_requests(tmp_dir, list(signatures),
+                                   module.sequence_length, model_name)
+    versions.publish(tmp_dir, final_dir, overwrite)
   except BaseException:
     shutil.rmtree(tmp_dir, ignore_errors=True)
     raise
@@ -238,45 +149,3 @@ def in_mixed_bfloat16(model: keras.Model) -> keras.Model:
   copy.build((None, model.sequence_length, 4))
   copy.set_weights(model.get_weights())
   return copy
-
-
-def _fsync_path(path: str) -> None:
-  fd = os.open(path, os.O_RDONLY)
-  try:
-    os.fsync(fd)
-  finally:
-    os.close(fd)
-
-
-def _fsync_tree(directory: str) -> None:
-  """Flushes every file and directory under `directory` to disk, so that
-  after a power loss the renamed version is complete or absent."""
-  for root, _, files in os.walk(directory, topdown=False):
-    for name in files:
-      _fsync_path(os.path.join(root, name))
-    _fsync_path(root)
-
-
-def _publish(tmp_dir: str, final_dir: str, overwrite: bool) -> None:
-  """Moves the finished export into place with `os.rename`."""
-  _fsync_tree(tmp_dir)
-  old_dir = None
-  if os.path.exists(final_dir):
-    if not overwrite:  # Another export took this version meanwhile.
-      raise FileExistsError(
-          f'{final_dir} appeared while exporting; not replacing it.')
-    old_dir = os.path.join(
-        os.path.dirname(final_dir),
-        f'{_TMP_PREFIX}old-{os.path.basename(final_dir)}-{os.getpid()}')
-    shutil.rmtree(old_dir, ignore_errors=True)
-    os.rename(final_dir, old_dir)
-  try:
-    os.rename(tmp_dir, final_dir)
-  except OSError as e:
-    if old_dir is not None:
-      os.rename(old_dir, final_dir)  # Put the previous version back.
-    raise FileExistsError(
-        f'Could not move the export into place at {final_dir}: {e}.') from e
-  _fsync_path(os.path.dirname(final_dir))  # The rename itself.
-  if old_dir is not None:
-    shutil.rmtree(old_dir, ignore_errors=True)

@@ -20,7 +20,7 @@ import tf_keras as keras
 from random_weights import randomise_weights
 from enformer_tf import Enformer
 from enformer_tf.export import (ServingModule, export_saved_model,
-                                next_version, saved_model)
+                                next_version, saved_model, versions, warmup)
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -54,7 +54,7 @@ def test_tracks_and_float16(model, tmp_path):
   path = export_saved_model(model, str(tmp_path), tracks={'human': [4, 0]},
                             output_dtype='float16', warmup_requests=False)
   assert path == str(tmp_path / '1')
-  assert not os.path.exists(os.path.join(path, saved_model.WARMUP_FILE))
+  assert not os.path.exists(os.path.join(path, warmup.WARMUP_FILE))
   loaded = tf.saved_model.load(path)
   rng = np.random.RandomState(1)
   codes = rng.randint(0, 4, (2, L))
@@ -218,8 +218,13 @@ def test_refuses_to_overwrite_unless_asked(stub, tmp_path):
   assert os.listdir(tmp_path) == ['1']  # Nothing hidden left behind.
 
 
-@pytest.mark.parametrize('step', ['_write_metadata', '_write_warmup_requests',
-                                  '_publish'])
+# The steps after tf.saved_model.save, in order.
+STEPS = {'_write_metadata': (saved_model, '_write_metadata'),
+         'write_warmup_requests': (warmup, 'write_warmup_requests'),
+         'publish': (versions, 'publish')}
+
+
+@pytest.mark.parametrize('step', list(STEPS))
 def test_a_failure_mid_export_leaves_no_version(stub, tmp_path, monkeypatch,
                                                 step):
   written = []
@@ -228,7 +233,7 @@ def test_a_failure_mid_export_leaves_no_version(stub, tmp_path, monkeypatch,
     written.extend(os.listdir(directory))
     raise RuntimeError('disk full')
 
-  monkeypatch.setattr(saved_model, step, fail)
+  monkeypatch.setattr(*STEPS[step], fail)
   with pytest.raises(RuntimeError, match='disk full'):
     export_saved_model(None, str(tmp_path))
   assert 'saved_model.pb' in written  # It failed part-way through.
@@ -243,7 +248,7 @@ def test_a_failed_overwrite_keeps_the_old_version(stub, tmp_path,
   def fail(*args):
     raise RuntimeError('interrupted')
 
-  monkeypatch.setattr(saved_model, '_write_warmup_requests', fail)
+  monkeypatch.setattr(warmup, 'write_warmup_requests', fail)
   with pytest.raises(RuntimeError, match='interrupted'):
     export_saved_model(None, str(tmp_path), version=1, overwrite=True)
   assert (tmp_path / '1' / 'marker').read_text() == 'old'
@@ -255,16 +260,16 @@ _KILLED_EXPORT = textwrap.dedent('''
     os.environ['TF_CPP_MIN_LOG_LEVEL'] = '2'
     sys.path.insert(0, {repo!r})
     from enformer_tf import Enformer
-    from enformer_tf.export import saved_model
+    from enformer_tf.export import saved_model, warmup
 
-    write_warmup = saved_model._write_warmup_requests
+    write_warmup = warmup.write_warmup_requests
 
     def write_then_hang(directory, *args):
       write_warmup(directory, *args)
       print('WRITTEN', directory, flush=True)  # Everything but the rename.
       time.sleep(600)
 
-    saved_model._write_warmup_requests = write_then_hang
+    warmup.write_warmup_requests = write_then_hang
     model = Enformer(**{tiny!r})
     model.build((None, {length}, 4))
     saved_model.export_saved_model(model, sys.argv[1])
@@ -284,7 +289,7 @@ def test_an_export_killed_part_way_leaves_no_version(tmp_path):
     tmp_dir = line.split()[1]
     assert os.path.basename(tmp_dir).startswith('.tmp-1-')
     assert os.path.exists(os.path.join(tmp_dir, 'saved_model.pb'))
-    assert os.path.exists(os.path.join(tmp_dir, saved_model.WARMUP_FILE))
+    assert os.path.exists(os.path.join(tmp_dir, warmup.WARMUP_FILE))
   finally:
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=60)

@@ -2,18 +2,14 @@
 
 The signatures against the Keras model (in Python, through TensorFlow's C++
 session as TF Serving runs them, and through `saved_model_cli`), the input
-checks, the warm-up requests, the TF Hub-style functions and the serving
-kit's client against stand-in gRPC and REST servers.
+checks, the warm-up requests and the TF Hub-style functions. The serving
+kit's client and request example are tested in tests/serving.
 """
-import http.server
-import importlib.util
 import json
 import os
 import re
 import subprocess
 import sys
-import threading
-from concurrent import futures
 
 import numpy as np
 import pytest
@@ -22,10 +18,8 @@ import tensorflow as tf
 from random_weights import randomise_weights
 from session_runner import SessionRunner
 from enformer_tf import Enformer
-from enformer_tf.export import export_saved_model, saved_model
+from enformer_tf.export import export_saved_model, saved_model, warmup
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
                                'saved_model_cli')
 L = 1024
@@ -75,14 +69,6 @@ def expected_outputs(model, x, name):
   return {base: model.predict_head(x, base, training=False).numpy()}
 
 
-def load_client():
-  spec = importlib.util.spec_from_file_location(
-      'enformer_serving_client', os.path.join(REPO, 'export', 'client.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
-
-
 def run_cli(*args):
   return subprocess.run([SAVED_MODEL_CLI, *args], capture_output=True,
                         text=True, timeout=300,
@@ -126,7 +112,7 @@ def test_export_writes_version_1_with_warmup_and_metadata(export_dir,
                                                           export_path):
   assert export_path == os.path.join(export_dir, '1')
   assert sorted(os.listdir(export_dir)) == ['1']  # No temporary left over.
-  for name in ['saved_model.pb', 'variables', saved_model.WARMUP_FILE,
+  for name in ['saved_model.pb', 'variables', warmup.WARMUP_FILE,
                saved_model.METADATA_FILE]:
     assert os.path.exists(os.path.join(export_path, name)), name
   with open(os.path.join(export_path, saved_model.METADATA_FILE)) as f:
@@ -383,7 +369,7 @@ def test_saved_model_cli_run_reports_bad_dna_and_wrong_length(export_path,
 
 def test_warmup_requests_parse_and_run(export_path, loaded, session):
   from tensorflow_serving.apis import prediction_log_pb2
-  path = os.path.join(export_path, saved_model.WARMUP_FILE)
+  path = os.path.join(export_path, warmup.WARMUP_FILE)
   logs = [prediction_log_pb2.PredictionLog.FromString(record.numpy())
           for record in tf.data.TFRecordDataset(path)]
   names = [log.predict_log.request.model_spec.signature_name for log in logs]
@@ -483,158 +469,3 @@ def test_contribution_input_grad_rejects_other_heads_and_shapes(loaded):
   with pytest.raises((ValueError, TypeError)):  # The mouse head has 3.
     loaded.contribution_input_grad(sequence, np.ones([BINS, 5], np.float32),
                                    'mouse')
-
-
-# -- The serving kit's requests and client -------------------------------------
-
-
-def test_rest_request_example_runs(loaded):
-  with open(os.path.join(REPO, 'export', 'rest_request_example.json')) as f:
-    body = json.load(f)
-  name = body['signature_name']
-  dna = [instance['dna'] for instance in body['instances']]
-  assert all(len(s) == L for s in dna)
-  result = loaded.signatures[name](dna=tf.constant(dna))
-  assert {k: v.shape for k, v in result.items()} == {
-      'human': (len(dna), BINS, HEADS['human'])}
-
-
-def _session_outputs(session, request):
-  inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
-  return session.run(request.model_spec.signature_name, inputs)
-
-
-@pytest.fixture(scope='module')
-def grpc_server(session):
-  """A stand-in for tensorflow_model_server's gRPC API on the export."""
-  import grpc
-  from tensorflow_serving.apis import (get_model_metadata_pb2, predict_pb2,
-                                       prediction_service_pb2_grpc)
-
-  class Service(prediction_service_pb2_grpc.PredictionServiceServicer):
-
-    def Predict(self, request, context):
-      try:
-        outputs = _session_outputs(session, request)
-      except tf.errors.InvalidArgumentError as e:
-        context.abort(grpc.StatusCode.INVALID_ARGUMENT, e.message)
-      response = predict_pb2.PredictResponse()
-      for key, value in outputs.items():
-        response.outputs[key].CopyFrom(tf.make_tensor_proto(value))
-      return response
-
-    def GetModelMetadata(self, request, context):
-      signature_map = get_model_metadata_pb2.SignatureDefMap()
-      for key, value in session.signature_defs.items():
-        signature_map.signature_def[key].CopyFrom(value)
-      response = get_model_metadata_pb2.GetModelMetadataResponse()
-      response.model_spec.CopyFrom(request.model_spec)
-      response.metadata['signature_def'].Pack(signature_map)
-      return response
-
-  server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-  prediction_service_pb2_grpc.add_PredictionServiceServicer_to_server(
-      Service(), server)
-  port = server.add_insecure_port('localhost:0')
-  server.start()
-  yield f'localhost:{port}'
-  server.stop(None)
-
-
-@pytest.fixture(scope='module')
-def rest_server(session):
-  """A stand-in for tensorflow_model_server's REST API (row format)."""
-  from google.protobuf import json_format
-  from tensorflow_serving.apis import get_model_metadata_pb2
-
-  class Handler(http.server.BaseHTTPRequestHandler):
-
-    def _reply(self, code, body):
-      data = json.dumps(body).encode()
-      self.send_response(code)
-      self.send_header('Content-Type', 'application/json')
-      self.send_header('Content-Length', str(len(data)))
-      self.end_headers()
-      self.wfile.write(data)
-
-    def do_GET(self):  # .../metadata
-      signature_map = get_model_metadata_pb2.SignatureDefMap()
-      for key, value in session.signature_defs.items():
-        signature_map.signature_def[key].CopyFrom(value)
-      self._reply(200, {'metadata': {
-          'signature_def': json_format.MessageToDict(
-              signature_map, preserving_proto_field_name=True)}})
-
-    def do_POST(self):  # ...:predict
-      body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
-      name = body['signature_name']
-      inputs = {}
-      for key in body['instances'][0]:
-        values = [instance[key] for instance in body['instances']]
-        inputs[key] = (np.array(values, dtype=object) if key == 'dna'
-                       else np.array(values, np.float32))
-      try:
-        outputs = session.run(name, inputs)
-      except tf.errors.InvalidArgumentError as e:
-        return self._reply(400, {'error': e.message})
-      if len(outputs) == 1:
-        predictions = next(iter(outputs.values())).tolist()
-      else:
-        predictions = [{k: v[i].tolist() for k, v in outputs.items()}
-                       for i in range(len(body['instances']))]
-      self._reply(200, {'predictions': predictions})
-
-    def log_message(self, *args):
-      pass
-
-  server = http.server.ThreadingHTTPServer(('localhost', 0), Handler)
-  thread = threading.Thread(target=server.serve_forever, daemon=True)
-  thread.start()
-  yield f'http://localhost:{server.server_address[1]}'
-  server.shutdown()
-
-
-def test_client_grpc_request_equals_the_model(model, grpc_server):
-  client = load_client()
-  channel = client.grpc_channel(grpc_server)
-  definitions = client.grpc_signature_defs(channel, 'enformer')
-  assert client.sequence_length_from(definitions) == L
-  codes = random_codes(2, seed=9)
-  for name in ('human_dna', 'serving_default', 'embeddings'):
-    outputs = client.predict_grpc(channel, name, dna_strings(codes))
-    for key, value in expected_outputs(model, one_hot(codes), name).items():
-      np.testing.assert_allclose(outputs[key], value, atol=1e-5, rtol=0)
-
-
-def test_client_rest_request_equals_the_model(model, rest_server):
-  client = load_client()
-  definitions = client.rest_signature_defs(rest_server, 'enformer')
-  assert client.sequence_length_from(definitions) == L
-  codes = random_codes(2, seed=10)
-  for name in ('dna', 'mouse_dna', 'human'):
-    names = client.output_names_from(definitions, name)
-    outputs = client.predict_rest(rest_server, name, dna_strings(codes),
-                                  names)
-    for key, value in expected_outputs(model, one_hot(codes), name).items():
-      np.testing.assert_allclose(outputs[key], value, atol=1e-5, rtol=0)
-  with pytest.raises(RuntimeError, match='exactly 1024 letters'):
-    client.predict_rest(rest_server, 'dna', ['ACGT'], ['human', 'mouse'])
-
-
-def test_client_main_with_a_fasta_region(grpc_server, rest_server, tmp_path,
-                                         capsys):
-  client = load_client()
-  fasta = tmp_path / 'genome.fa'
-  chrom = dna_strings(random_codes(1, seed=11))[0][:700].lower()
-  fasta.write_text('>chrT test\n' + '\n'.join(
-      chrom[i:i + 60] for i in range(0, len(chrom), 60)) + '\n')
-  assert client.main(['--grpc', grpc_server, '--signature', 'human_dna',
-                      '--fasta', str(fasta), '--region', 'chrT:300-400']) == 0
-  assert client.main(['--rest', rest_server, '--signature', 'dna',
-                      '--random', '--batch', '2']) == 0
-  out = capsys.readouterr().out
-  assert 'human: shape [1, 4, 5] float32' in out
-  assert 'mouse: shape [2, 4, 3] float32' in out
-  assert client.main(['--grpc', grpc_server, '--signature', 'zebrafish',
-                      '--random']) == 1
-  assert 'no signature' in capsys.readouterr().err

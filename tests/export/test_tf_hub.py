@@ -19,7 +19,8 @@ import tensorflow as tf
 from reliability import tiny_serving
 from reliability.tiny_serving import BINS, HEADS, L
 from enformer_tf import Enformer
-from enformer_tf.export import cli, export_saved_model, saved_model
+from enformer_tf.cli import export as export_cli
+from enformer_tf.export import export_saved_model, saved_model
 from enformer_tf.export.signatures import ServingModule
 
 hub = pytest.importorskip('tensorflow_hub')
@@ -142,8 +143,9 @@ def cli_export(keras_file, tmp_path_factory):
   export_dir = str(tmp_path_factory.mktemp('hub_cli'))
   out = io.StringIO()
   with contextlib.redirect_stdout(out):
-    code = cli.main(['--keras_model', keras_file, '--export_dir', export_dir,
-                     '--no_warmup', '--hub_sequence_length', str(OTHER_H)])
+    code = export_cli.main(['--keras_model', keras_file, '--export_dir',
+                            export_dir, '--no_warmup', '--hub_sequence_length',
+                            str(OTHER_H)])
   assert code == 0
   return os.path.join(export_dir, '1'), out.getvalue()
 
@@ -262,9 +264,9 @@ def test_hub_sequence_length_equal_to_l_means_no_crop(model):
 
 def test_cli_bad_hub_sequence_length_is_one_line(keras_file, tmp_path,
                                                  capsys):
-  code = cli.main(['--keras_model', keras_file, '--export_dir',
-                   str(tmp_path / 'models'), '--hub_sequence_length',
-                   str(L + 1)])
+  code = export_cli.main(['--keras_model', keras_file, '--export_dir',
+                          str(tmp_path / 'models'), '--hub_sequence_length',
+                          str(L + 1)])
   err = capsys.readouterr().err
   assert code == 1
   assert err.count('\n') == 1 and err.startswith('enformer-export: error: ')

@@ -6,19 +6,34 @@ reference code). Converted models are compared with a model whose weights are
 assigned here by hand.
 """
 import copy
+import importlib.util
 import os
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from convert import fake_deepmind_checkpoint as fake
 from enformer_tf import Enformer
 from enformer_tf.cli import convert as convert_cli
 from enformer_tf.io import deepmind_checkpoint as convert
 from enformer_tf.io.deepmind_checkpoint import WeightImportError
 
+
+def _import_beside(name):
+  """The module `name`.py beside this file, imported by path: this folder
+  mirrors `enformer_tf/io`, and `io` is the standard library's, so
+  `from io import ...` cannot reach it."""
+  spec = importlib.util.spec_from_file_location(
+      name, os.path.join(os.path.dirname(__file__), f'{name}.py'))
+  module = importlib.util.module_from_spec(spec)
+  sys.modules[name] = module
+  spec.loader.exec_module(module)
+  return module
+
+
+fake = _import_beside('fake_deepmind_checkpoint')
 LAYOUT = os.path.join(os.path.dirname(__file__), 'reference_layout.txt')
 TINY = dict(channels=48, num_transformer_layers=2, num_heads=2, key_size=8,
             heads={'human': 5, 'mouse': 3})

@@ -4,13 +4,11 @@ Several threads call the signatures of one loaded export at once (through
 `tf.saved_model.load`, and through the C++ session TF Serving uses); every
 response must equal, bit for bit, the sequential call on the same input,
 a bad request among good ones must fail alone, and resident memory must stay
-flat over a soak of a few hundred requests. The soak is `bench/soak.py`'s,
-which also reports the numbers in the README.
+flat over a soak of a few hundred requests. The soak
+(`tiny_serving.soak`) is the procedure of `bench/soak.py`, which reports the
+numbers in the README.
 """
-import importlib.util
 import mmap
-import os
-import sys
 from concurrent import futures
 
 import numpy as np
@@ -18,10 +16,8 @@ import pytest
 import tensorflow as tf
 
 from reliability import tiny_serving
-from reliability.tiny_serving import L
+from reliability.tiny_serving import L, distinct_requests, max_abs_diff, soak
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 THREADS = 4
 WARMUP = 30
 REQUESTS = 300
@@ -31,36 +27,17 @@ BATCH = 2
 GROWTH_BOUND_MIB = 8.0
 
 
-def load_soak_module():
-  """bench/soak.py as a module (its `import common` needs bench/ on path)."""
-  bench = os.path.join(REPO, 'bench')
-  sys.path.insert(0, bench)
-  try:
-    spec = importlib.util.spec_from_file_location(
-        'enformer_bench_soak', os.path.join(bench, 'soak.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-  finally:
-    sys.path.remove(bench)
-  return module
-
-
-@pytest.fixture(scope='module')
-def soak():
-  return load_soak_module()
-
-
 @pytest.fixture(scope='module')
 def loaded(tmp_path_factory):
   return tiny_serving.shared_loaded(tmp_path_factory)
 
 
-def test_difference_measure_sees_a_difference(soak):
+def test_difference_measure_sees_a_difference():
   reference = {'human': np.zeros((1, 4, 5), np.float32)}
-  assert soak._max_abs_diff(reference, reference) == 0.0
+  assert max_abs_diff(reference, reference) == 0.0
   shifted = {'human': reference['human'] + np.float32(1e-7)}
-  assert soak._max_abs_diff(shifted, reference) == pytest.approx(1e-7)
-  assert soak._max_abs_diff({'mouse': reference['human']}, reference) == (
+  assert max_abs_diff(shifted, reference) == pytest.approx(1e-7)
+  assert max_abs_diff({'mouse': reference['human']}, reference) == (
       float('inf'))
 
 
@@ -86,17 +63,17 @@ class LeakyModel:
     return {'human': tf.constant([[0.0]])}
 
 
-def test_soak_memory_measure_sees_a_leak(soak):
+def test_soak_memory_measure_sees_a_leak():
   requests = [('human', {'sequence': None})]
-  result = soak.soak(LeakyModel(), requests, total=REQUESTS, threads=THREADS,
+  result = soak(LeakyModel(), requests, total=REQUESTS, threads=THREADS,
                      warmup=WARMUP)
   assert result['max_abs_diff'] == 0.0
   assert result['rss_growth_mib'] > GROWTH_BOUND_MIB, result
 
 
-def test_concurrent_requests_equal_sequential_with_flat_memory(soak, loaded):
-  requests = soak.distinct_requests(L, count=8, batch=BATCH)
-  result = soak.soak(loaded, requests, total=REQUESTS, threads=THREADS,
+def test_concurrent_requests_equal_sequential_with_flat_memory(loaded):
+  requests = distinct_requests(L, count=8, batch=BATCH)
+  result = soak(loaded, requests, total=REQUESTS, threads=THREADS,
                      warmup=WARMUP)
   print(result)  # Shown with -s; bench/soak.py prints the same record.
   assert result['threads_used'] >= 2, result

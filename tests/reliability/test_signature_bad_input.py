@@ -9,7 +9,7 @@ message names what was wrong and what was expected, both through
 fed shapes are not checked against the signature). Two representative cases
 also go through `saved_model_cli run --inputs key=file.npy`.
 
-The table is the catalogue `export/SIGNATURES.md` documents; the message
+The table is the catalogue `serving/SIGNATURES.md` documents; the message
 fragments below are what a client sees.
 """
 import os

@@ -3,10 +3,15 @@
 Exporting even a tiny Enformer traces every signature (about 20 s on a busy
 CPU), so the first test module that needs it exports it into the session's
 temporary directory and the others reuse it. Tests that change files in the
-export copy it first (`private_copy`).
+export copy it first (`private_copy`). `soak` is the concurrency soak of
+`bench/soak.py` (the same procedure; tests do not import bench scripts).
 """
 import os
 import shutil
+import threading
+import time
+from concurrent import futures
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -91,3 +96,98 @@ def shared_session(tmp_path_factory) -> SessionRunner:
   if key not in _LOADED:
     _LOADED[key] = SessionRunner(path)
   return _LOADED[key]
+
+
+# -- Soak (bench/soak.py's procedure) ------------------------------------------
+
+# (signature, input key): each request calls one of these.
+REQUEST_KINDS = (('human', 'sequence'), ('mouse_dna', 'dna'),
+                 ('serving_default', 'sequence'), ('embeddings_dna', 'dna'))
+
+
+def rss_mib() -> float:
+  """Current resident memory of this process in MiB (Linux /proc)."""
+  with open('/proc/self/statm') as f:
+    resident_pages = int(f.read().split()[1])
+  return resident_pages * os.sysconf('SC_PAGE_SIZE') / 2**20
+
+
+def distinct_requests(sequence_length: int, count: int, batch: int = 1,
+                      seed: int = 0) -> List[Tuple[str, Dict[str, object]]]:
+  """`count` different requests `(signature name, inputs)`, kinds in turn."""
+  import tensorflow as tf
+  rng = np.random.RandomState(seed)
+  letters = np.frombuffer(b'ACGTN', np.uint8)
+  requests = []
+  for i in range(count):
+    name, key = REQUEST_KINDS[i % len(REQUEST_KINDS)]
+    codes = rng.randint(0, 5, (batch, sequence_length))  # [B, L], 4 = N
+    if key == 'dna':
+      value = tf.constant([letters[row].tobytes() for row in codes])  # [B]
+    else:
+      value = tf.constant(np.eye(5, 4, dtype=np.float32)[codes])  # [B, L, 4]
+    requests.append((name, {key: value}))
+  return requests
+
+
+def _outputs(loaded, request) -> Dict[str, np.ndarray]:
+  name, inputs = request
+  return {k: v.numpy() for k, v in loaded.signatures[name](**inputs).items()}
+
+
+def max_abs_diff(outputs: Dict[str, np.ndarray],
+                 reference: Dict[str, np.ndarray]) -> float:
+  """The largest |difference|; infinite when the output names differ."""
+  if set(outputs) != set(reference):
+    return float('inf')
+  return max(float(np.max(np.abs(outputs[k] - reference[k])))
+             for k in reference)
+
+
+def soak(loaded, requests: Sequence[Tuple[str, Dict[str, object]]],
+         total: int, threads: int, warmup: int,
+         memory: Callable[[], float] = rss_mib) -> Dict[str, object]:
+  """Sends `total` requests (cycling through `requests`) from `threads`.
+
+  As `bench/soak.py`'s `soak`: the sequential outputs of every distinct
+  request first, then `warmup` untimed and `total` timed requests from the
+  same `threads` threads, each compared with its sequential output.
+
+  Returns:
+    A dict: `requests`, `threads`, `seconds`, `requests_per_s`,
+    `rss_start_mib`, `rss_warm_mib`, `rss_end_mib`, `rss_growth_mib` (end -
+    warm), `max_abs_diff`, `threads_used`.
+  """
+  rss_start = memory()
+  references = [_outputs(loaded, r) for r in requests]  # Sequential.
+  used = set()
+
+  def serve(numbers: range) -> float:
+    """Sends requests `numbers` one after the other; the largest diff."""
+    used.add(threading.get_ident())
+    diff = 0.0
+    for i in numbers:
+      k = i % len(requests)
+      diff = max(diff, max_abs_diff(_outputs(loaded, requests[k]),
+                                    references[k]))
+    return diff
+
+  def run(count: int) -> float:
+    # One task per thread, not one per request: the harness itself then
+    # holds no per-request state (a Future per request would grow RSS).
+    shares = [range(t, count, threads) for t in range(threads)]
+    return max(pool.map(serve, shares))
+
+  with futures.ThreadPoolExecutor(max_workers=threads) as pool:
+    warm_diff = run(warmup)
+    rss_warm = memory()
+    start = time.perf_counter()
+    diff = run(total)
+    seconds = time.perf_counter() - start
+  rss_end = memory()
+  return dict(requests=total, threads=threads, seconds=round(seconds, 3),
+              requests_per_s=round(total / seconds, 2),
+              rss_start_mib=round(rss_start, 1),
+              rss_warm_mib=round(rss_warm, 1), rss_end_mib=round(rss_end, 1),
+              rss_growth_mib=round(rss_end - rss_warm, 1),
+              max_abs_diff=max(diff, warm_diff), threads_used=len(used))

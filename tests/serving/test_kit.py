@@ -1,4 +1,4 @@
-"""The TF Serving kit in `export/`: configs parse, documented sizes are the
+"""The TF Serving kit in `serving/`: configs parse, documented sizes are the
 computed ones, the client's sequence handling is right."""
 import importlib.util
 import json
@@ -16,7 +16,7 @@ from enformer_tf.export import signatures
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-KIT = os.path.join(REPO, 'export')
+KIT = os.path.join(REPO, 'serving')
 
 
 def load_client():
@@ -113,8 +113,8 @@ def test_rest_request_example_is_small_and_well_formed():
 
 def test_readme_runs_the_server_with_the_kit():
   readme = read('README.md')
-  for text in ('--model_config_file=export/models.config', '--enable_batching',
-               '--batching_parameters_file=export/batching_parameters.txt',
+  for text in ('--model_config_file=serving/models.config', '--enable_batching',
+               '--batching_parameters_file=serving/batching_parameters.txt',
                'rest_request_example.json', 'client.py', 'curl'):
     assert text in readme
 

@@ -1,0 +1,114 @@
+"""`enformer_tf.io.training_dir`: the Enformer of a training directory.
+
+`enformer_kwargs_from_gin` reads the model's arguments off the run's
+operative config; `model_from_checkpoint` builds it and restores the weights.
+"""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from training_dirs import (OPERATIVE_CONFIG, random_one_hot, tiny_model,
+                           write_training_dir)
+from enformer_tf.io import enformer_kwargs_from_gin, model_from_checkpoint
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope='module')
+def model():
+  return tiny_model()
+
+
+@pytest.fixture(scope='module')
+def training_dir(model, tmp_path_factory):
+  directory = tmp_path_factory.mktemp('run')
+  write_training_dir(directory, model)
+  return directory
+
+
+def test_enformer_kwargs_from_gin():
+  kwargs = enformer_kwargs_from_gin(OPERATIVE_CONFIG)
+  assert kwargs['sequence_length'] == 1024  # The macro, resolved.
+  assert kwargs['heads'] == {'human': 5, 'mouse': 3}
+  assert enformer_kwargs_from_gin(
+      'Enformer.channels = 96\nfinetune/Enformer.channels = 192\n'
+      'enformer_tf.model.Enformer.heads = {"human": 2}\n') == {
+          'channels': 192, 'heads': {'human': 2}}
+  with pytest.raises(ValueError, match='binds no Enformer parameters'):
+    enformer_kwargs_from_gin('Trainer.batch_size = 2\n')
+  with pytest.raises(ValueError, match='several scopes'):
+    enformer_kwargs_from_gin('a/Enformer.channels = 1\nb/Enformer.channels = 2')
+  with pytest.raises(ValueError, match='Enformer.heads = @heads'):
+    enformer_kwargs_from_gin('Enformer.heads = @heads()\n')
+  with pytest.raises(ValueError, match='%MISSING'):
+    enformer_kwargs_from_gin('Enformer.channels = %MISSING\n')
+
+
+def test_model_from_checkpoint_restores_the_trained_weights(model,
+                                                            training_dir):
+  restored = model_from_checkpoint(str(training_dir))
+  x = random_one_hot(1, seed=2)
+  expected = model(x, training=False)
+  for head, value in restored(x, training=False).items():
+    np.testing.assert_array_equal(value.numpy(), expected[head].numpy())
+  # A checkpoint prefix works too.
+  prefix = tf.train.latest_checkpoint(str(training_dir))
+  assert prefix.endswith('ckpt-20')
+  assert model_from_checkpoint(prefix).channels == 48
+
+
+@pytest.mark.slow
+def test_model_from_a_real_training_run(tmp_path):
+  """What `enformer-train` writes (the smoke experiment: 2 steps)."""
+  pytest.importorskip('enformer_tf.cli.train')
+  run_dir = tmp_path / 'run'
+  result = subprocess.run(
+      [sys.executable, '-m', 'enformer_tf.cli.train', '--gin_file',
+       'experiments/smoke.gin', '--model_dir', str(run_dir)],
+      capture_output=True, text=True, cwd=REPO, timeout=600,
+      env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2'))
+  assert result.returncode == 0, result.stderr[-2000:]
+  model = model_from_checkpoint(str(run_dir))
+  reader = tf.train.load_checkpoint(str(run_dir))
+  for head in model.heads:
+    np.testing.assert_array_equal(
+        model.head_layers[head].kernel.numpy(),
+        reader.get_tensor(
+            f'model/head_layers/{head}/kernel/.ATTRIBUTES/VARIABLE_VALUE'))
+  # The smoke model: enformer_tiny.gin.
+  assert (model.channels, model.sequence_length, model.heads) == (
+      48, 1024, {'human': 3, 'mouse': 2})
+
+
+def test_model_from_checkpoint_errors(model, tmp_path):
+  with pytest.raises(FileNotFoundError, match='No checkpoint'):
+    model_from_checkpoint(str(tmp_path))
+  with pytest.raises(FileNotFoundError, match='neither'):
+    model_from_checkpoint(str(tmp_path / 'missing'))
+  no_config = tmp_path / 'no_config'
+  no_config.mkdir()
+  write_training_dir(no_config, model, config=None)
+  with pytest.raises(FileNotFoundError, match='No operative_config.gin'):
+    model_from_checkpoint(str(no_config))
+  wrong = tmp_path / 'wrong'
+  wrong.mkdir()
+  write_training_dir(wrong, model, OPERATIVE_CONFIG.replace(
+      'num_transformer_layers = 1', 'num_transformer_layers = 2'))
+  with pytest.raises(ValueError, match='does not hold every variable'):
+    model_from_checkpoint(str(wrong))
+  other_shape = tmp_path / 'other_shape'
+  other_shape.mkdir()
+  write_training_dir(other_shape, model, OPERATIVE_CONFIG.replace(
+      "'human': 5", "'human': 6"))
+  with pytest.raises(ValueError, match='same shape'):
+    model_from_checkpoint(str(other_shape))
+  typo = tmp_path / 'typo'
+  typo.mkdir()
+  write_training_dir(typo, model, OPERATIVE_CONFIG + 'Enformer.chanels = 4\n')
+  with pytest.raises(ValueError, match='chanels'):
+    model_from_checkpoint(str(typo))
