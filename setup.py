@@ -28,24 +28,23 @@ setup(
         'tqdm>=4.60',
         'h5py>=3.8',
         'matplotlib>=3.7',
+        # Gene annotations (GTF/GFF3): already installed with kipoiseq.
+        'pyranges>=0.1.7',
+        # Correlations of the gene evaluation (Pearson, Spearman); connected
+        # components of the two-species homology graph.
+        'scipy>=1.10',
         'tensorflow-serving-api>=2.21,<2.22',
     ],
     extras_require={
         'test': ['pytest>=7,<9.2', 'pytest-xdist>=3', 'hypothesis>=6.80',
-                 'scipy>=1.10', 'tensorflow-hub>=0.16'],
+                 'tensorflow-hub>=0.16'],
     },
     entry_points={
         'console_scripts': [
-            'enformer-demo=enformer_tf.demo:main',
-            'enformer-synthetic=enformer_tf.data.synthetic:main',
-            'enformer-make-data=enformer_tf.data.make_data:main',
-            'enformer-train=enformer_tf.train.cli:main',
-            'enformer-export=enformer_tf.export.cli:main',
-            'enformer-convert=enformer_tf.cli.convert:main',
-            'enformer-predict=enformer_tf.genomics.predict_cli:main',
-            'enformer-score-variants='
-            'enformer_tf.genomics.score_variants_cli:main',
-            'enformer-contrib=enformer_tf.genomics.contrib_cli:main',
+            f'enformer-{name.replace("_", "-")}=enformer_tf.cli.{name}:main'
+            for name in ('demo', 'synthetic', 'make_data', 'train', 'export',
+                         'convert', 'predict', 'score_variants', 'contrib',
+                         'predict_genes', 'evaluate_genes')
         ],
     },
     classifiers=[

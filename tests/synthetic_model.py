@@ -202,14 +202,14 @@ def train_synthetic_model(work_dir: str, seed: int = 0,
   """
   import json
   import shutil
-  from enformer_tf.train import config, loop
+  from enformer_tf.train import Trainer, config
   genome, records = make_records(work_dir)
   history = []
   for attempt in range(MAX_ATTEMPTS):
     model_dir = os.path.join(work_dir, 'model')
     shutil.rmtree(model_dir, ignore_errors=True)
     attempt_seed = seed + 1000 * attempt
-    trainer = loop.Trainer(
+    trainer = Trainer(
         enformer, train_data=config.basenji_datasets(records, 'train',
                                                      shuffle_buffer=1024,
                                                      seed=attempt_seed),
@@ -262,7 +262,8 @@ def trained_or_cached(work_dir: str) -> TrainedSynthetic:
                   'targets': os.path.join(work_dir, 'genome', o,
                                           'targets.txt'),
                   'elements': os.path.join(work_dir, 'genome', o,
-                                           'elements.bed')}
+                                           'elements.bed'),
+                  'genes': os.path.join(work_dir, 'genome', o, 'genes.gtf')}
               for o in HEADS}
     records = {o: os.path.join(work_dir, 'records', o) for o in HEADS}
     return TrainedSynthetic(os.path.join(work_dir, 'model.keras'), genome,

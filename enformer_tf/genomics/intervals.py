@@ -25,7 +25,8 @@ are returned as predicted, and `IntervalPrediction.on_chromosome` /
 import dataclasses
 import math
 import re
-from typing import Any, Iterable, List, NamedTuple, Optional, Sequence, Union
+from typing import (Any, Callable, Iterable, List, NamedTuple, Optional,
+                    Sequence, Union)
 
 import numpy as np
 
@@ -336,7 +337,12 @@ class IntervalPrediction:
 # -- Prediction ---------------------------------------------------------------
 
 
-def _head_predictor(model, head: str):
+def head_predictor(model, head: str) -> Callable[[np.ndarray], np.ndarray]:
+  """`x [b, L, 4] -> [b, bins, head tracks]` of one head, in inference mode.
+
+  Raises:
+    ValueError: the model has `heads` and `head` is not one of them.
+  """
   heads = getattr(model, 'heads', None)
   if heads is not None and head not in heads:
     raise ValueError(f'Unknown head {head!r}; this model has heads '
@@ -344,6 +350,59 @@ def _head_predictor(model, head: str):
   if hasattr(model, 'predict_head'):
     return lambda x: model.predict_head(x, head, training=False)
   return lambda x: model(x, training=False)[head]
+
+
+def check_strand_pairs(strand_pairs: Optional[Sequence[int]],
+                       num_tracks: int) -> Optional[np.ndarray]:
+  """`strand_pairs` as an array, checked to permute the head's tracks."""
+  if strand_pairs is None:
+    return None
+  pairs = np.asarray(strand_pairs)
+  if (pairs.shape != (num_tracks,) or
+      sorted(pairs.tolist()) != list(range(num_tracks))):
+    raise ValueError(f"strand_pairs must be a permutation of the head's "
+                     f'{num_tracks} track indices.')
+  return pairs
+
+
+def window_predictor(model, head: str,
+                     average_reverse_complement: bool = False,
+                     strand_pairs: Optional[Sequence[int]] = None,
+                     batch_size: Optional[int] = None
+                     ) -> Callable[[np.ndarray], np.ndarray]:
+  """`x [n, L, 4] -> float32 [n, bins, head tracks]` NumPy predictions.
+
+  With `average_reverse_complement`, the mean of the prediction and that of
+  the reverse complement, its bins flipped back into place and its tracks
+  mapped through `strand_pairs` (track `t` on the reverse strand is track
+  `strand_pairs[t]` on the forward one; default: every track unstranded).
+  The model is called on at most `batch_size` sequences at once (default:
+  all of `x`, and its reverse complement, in one call).
+  """
+  predict = head_predictor(model, head)
+  pairs = None
+  if strand_pairs is not None:
+    pairs = check_strand_pairs(strand_pairs,
+                               getattr(model, 'heads', {})[head])
+
+  def run(x: np.ndarray) -> np.ndarray:
+    inputs = [x]
+    if average_reverse_complement:
+      inputs.append(np.ascontiguousarray(
+          encoding.reverse_complement_one_hot(x)))
+    stacked = np.concatenate(inputs, axis=0)  # [n or 2n, L, 4]
+    step = batch_size or len(stacked)
+    y = np.concatenate([
+        np.asarray(predict(stacked[i:i + step]), np.float32)
+        for i in range(0, len(stacked), step)], axis=0)  # [n or 2n, bins, T]
+    if not average_reverse_complement:
+      return y
+    forward, reverse = y[:len(x)], y[len(x):, ::-1]  # Bins back in order.
+    if pairs is not None:
+      reverse = reverse[..., np.argsort(pairs)]
+    return (forward + reverse) / 2
+
+  return run
 
 
 def select_tracks(num_tracks: int, tracks: Optional[Sequence[int]] = None,
@@ -420,14 +479,14 @@ def predict_intervals(model, fasta: Union[str, genome.FastaExtractor],
     raise ValueError(f'batch_size must be a positive integer, got '
                      f'{batch_size!r}.')
   regions = [as_region(r) for r in regions]
-  predict = _head_predictor(model, head)
+  predict = window_predictor(model, head, average_reverse_complement,
+                             strand_pairs, batch_size)
   layout = output_layout(model, sequence_length)
   num_tracks = getattr(model, 'heads', {}).get(head)
   if num_tracks is None:
     raise ValueError(f'Cannot tell how many tracks head {head!r} has; the '
                      'model needs a `heads` dict.')
   indices, names = select_tracks(num_tracks, tracks, track_names)
-  pairs = _strand_pairs(strand_pairs, num_tracks)
   if average_reverse_complement and not layout.symmetric:
     raise ValueError(
         f'average_reverse_complement needs the output bins centred in the '
@@ -449,7 +508,7 @@ def predict_intervals(model, fasta: Union[str, genome.FastaExtractor],
       x = np.stack([encoding.one_hot_encode(extractor.extract(
           regions[r].chrom, int(s), int(s) + layout.sequence_length))
                     for r, s in batch])  # [b, L, 4]
-      y = _predict_batch(predict, x, average_reverse_complement, pairs)
+      y = predict(x)  # [b, bins, head tracks]
       outputs.extend(y[..., list(indices)])  # [b, bins, chosen]
   finally:
     if owns_fasta:
@@ -474,28 +533,3 @@ def predict_interval(model, fasta, region: RegionLike, head: str,
                      **kwargs) -> IntervalPrediction:
   """`predict_intervals` for one region."""
   return predict_intervals(model, fasta, [region], head, **kwargs)[0]
-
-
-def _strand_pairs(strand_pairs, num_tracks) -> Optional[np.ndarray]:
-  if strand_pairs is None:
-    return None
-  pairs = np.asarray(strand_pairs)
-  if (pairs.shape != (num_tracks,) or
-      sorted(pairs.tolist()) != list(range(num_tracks))):
-    raise ValueError(f'strand_pairs must be a permutation of the head\'s '
-                     f'{num_tracks} track indices.')
-  return pairs
-
-
-def _predict_batch(predict, x, average_reverse_complement, pairs):
-  """`[b, bins, tracks]` numpy predictions of one-hot `x` `[b, L, 4]`."""
-  y = np.asarray(predict(x), dtype=np.float32)  # [b, bins, tracks]
-  if not average_reverse_complement:
-    return y
-  reverse = np.asarray(predict(np.ascontiguousarray(
-      encoding.reverse_complement_one_hot(x))), dtype=np.float32)
-  reverse = reverse[:, ::-1]  # [b, bins, tracks] in forward bin order.
-  if pairs is not None:
-    # Track t on the reverse strand is track pairs[t] on the forward one.
-    reverse = reverse[..., np.argsort(pairs)]
-  return (y + reverse) / 2

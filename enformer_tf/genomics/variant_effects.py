@@ -137,12 +137,6 @@ def sad_sar(ref, alt) -> Tuple[np.ndarray, np.ndarray]:
   return sad.astype(np.float32), sar.astype(np.float32)
 
 
-def _head_predictor(model, head: str) -> Callable[[np.ndarray], np.ndarray]:
-  if hasattr(model, 'predict_head'):
-    return lambda x: model.predict_head(x, head, training=False)
-  return lambda x: model(x, training=False)[head]
-
-
 def _checked_shifts(shifts: Sequence[int]) -> Tuple[int, ...]:
   shifts = tuple(shifts)
   if not shifts:
@@ -155,17 +149,6 @@ def _checked_shifts(shifts: Sequence[int]) -> Tuple[int, ...]:
   if len(set(shifts)) != len(shifts):
     raise ValueError(f'shifts {list(shifts)} repeats a shift.')
   return tuple(int(s) for s in shifts)
-
-
-def _checked_strand_pairs(strand_pairs, num_tracks) -> Optional[np.ndarray]:
-  if strand_pairs is None:
-    return None
-  pairs = np.asarray(strand_pairs)
-  if (pairs.shape != (num_tracks,) or
-      sorted(pairs.tolist()) != list(range(num_tracks))):
-    raise ValueError(f"strand_pairs must be a permutation of the head's "
-                     f'{num_tracks} track indices.')
-  return pairs
 
 
 class VariantScorer:
@@ -213,7 +196,8 @@ class VariantScorer:
     num_tracks = int(heads[head])
     self.track_indices, self.track_names = intervals.select_tracks(
         num_tracks, tracks, track_names)
-    self.strand_pairs = _checked_strand_pairs(strand_pairs, num_tracks)
+    self.strand_pairs = intervals.check_strand_pairs(strand_pairs,
+                                                   num_tracks)
     self.rc = bool(rc)
     self.shifts = _checked_shifts(shifts)
     self.batch_size = int(batch_size)
@@ -225,7 +209,8 @@ class VariantScorer:
           f'sequence_length={layout.sequence_length} with {layout.num_bins} '
           f'bins crops {layout.crop_bp} bp on the left and {right} on the '
           'right.')
-    self._predict_head = _head_predictor(model, head)
+    self._predict = intervals.window_predictor(
+        model, head, self.rc, self.strand_pairs, self.batch_size)
     self._applier = variant_applier(fasta)
 
   @property
@@ -250,20 +235,7 @@ class VariantScorer:
     complement, its bins flipped back and its tracks mapped through the
     strand pairs. Calls the model on at most `batch_size` sequences at once.
     """
-    inputs = [x]
-    if self.rc:
-      inputs.append(encoding.reverse_complement_one_hot(x))
-    stacked = np.concatenate(inputs, axis=0)  # [n or 2n, L, 4]
-    outputs = [np.asarray(self._predict_head(stacked[i:i + self.batch_size]),
-                          np.float32)
-               for i in range(0, len(stacked), self.batch_size)]
-    y = np.concatenate(outputs, axis=0)  # [n or 2n, bins, head tracks]
-    if self.rc:
-      forward, reverse = y[:len(x)], y[len(x):, ::-1]  # Bins back in order.
-      if self.strand_pairs is not None:
-        # Track t of the reverse strand is track pairs[t] of the forward one.
-        reverse = reverse[..., np.argsort(self.strand_pairs)]
-      y = (forward + reverse) / 2
+    y = self._predict(x)  # [n, bins, head tracks]
     return y[..., list(self.track_indices)]  # [n, bins, tracks]
 
   def predictions(self, records: Sequence[vcf.VcfRecord]
