@@ -44,7 +44,8 @@ setup(
             f'enformer-{name.replace("_", "-")}=enformer_tf.cli.{name}:main'
             for name in ('demo', 'synthetic', 'make_data', 'train', 'export',
                          'convert', 'predict', 'score_variants', 'contrib',
-                         'predict_genes', 'evaluate_genes')
+                         'predict_genes', 'evaluate_genes', 'split_homology',
+                         'extend_records')
         ],
     },
     classifiers=[

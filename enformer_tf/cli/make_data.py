@@ -34,6 +34,10 @@ def _parser() -> common.Parser:
                       help='tile the genome with seq_length windows')
   parser.add_argument('--stride', type=int,
                       help='tiling step in bp (default: seq_length)')
+  parser.add_argument('--tile_regions', action='store_true',
+                      help='with --bed: tile each region with seq_length '
+                      'windows at --stride, inside the region (no window '
+                      'crosses a split), instead of one centred window')
   parser.add_argument('--chroms', nargs='+',
                       help='use only these chromosomes')
   parser.add_argument('--valid_chroms', nargs='+', default=[],
@@ -74,7 +78,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   try:
     stats = make_data(
         args.fasta, args.targets, args.out_dir, bed=args.bed, tile=args.tile,
-        stride=args.stride, chroms=args.chroms,
+        stride=args.stride, tile_bed=args.tile_regions, chroms=args.chroms,
         valid_chroms=args.valid_chroms, test_chroms=args.test_chroms,
         folds=args.folds, valid_fold=args.valid_fold,
         test_fold=args.test_fold, seq_length=args.seq_length,

@@ -91,6 +91,10 @@ def _parser() -> common.Parser:
   parser.add_argument('--track_step', type=int,
                       help=f'bp per bigWig value (default '
                       f'{defaults.track_step})')
+  parser.add_argument('--homology', action='store_true',
+                      help='copy syntenic segments of the first organism '
+                      'into the second and write their chain, net and truth '
+                      'files (SyntheticGenomeSpec.homology)')
   parser.add_argument('--overwrite', action='store_true',
                       help='replace a non-empty --out_dir')
   return parser
@@ -116,6 +120,10 @@ def spec_from_args(args: argparse.Namespace) -> synthetic.SyntheticGenomeSpec:
                        f'{args.genome_size_mb}.')
     overrides['chrom_sizes'] = synthetic.chrom_sizes_from_total(
         int(round(args.genome_size_mb * 1e6)), args.num_chromosomes)
+  if args.homology:
+    names = [o.strip() for o in args.organisms.split(',')]
+    overrides['homology'] = synthetic.HomologySpec(
+        **dict(zip(('source', 'copy'), names)) if len(names) == 2 else {})
   return synthetic.SyntheticGenomeSpec(seed=args.seed, **overrides)
 
 

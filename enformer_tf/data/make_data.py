@@ -41,7 +41,7 @@ from enformer_tf.data import targets as targets_lib
 
 def make_data(fasta: str, targets: str, out_dir: str, *,
               bed: Optional[str] = None, tile: bool = False,
-              stride: Optional[int] = None,
+              stride: Optional[int] = None, tile_bed: bool = False,
               chroms: Optional[Sequence[str]] = None,
               valid_chroms: Sequence[str] = (),
               test_chroms: Sequence[str] = (),
@@ -72,6 +72,10 @@ def make_data(fasta: str, targets: str, out_dir: str, *,
       split options all regions are train.
     tile: instead of `bed`, tile the genome with windows of `seq_length`.
     stride: step between tiled windows (default `seq_length`).
+    tile_bed: tile each `bed` region with windows of `seq_length` at
+      `stride`, inside the region and with its split, instead of resizing
+      it (`regions.tile_regions`); for regions from
+      `enformer-split-homology`.
     chroms: use only regions on these chromosomes (e.g. to leave out chrY
       and unplaced contigs when tiling).
     valid_chroms: chromosomes whose regions are valid.
@@ -119,7 +123,7 @@ def make_data(fasta: str, targets: str, out_dir: str, *,
         valid_chroms, test_chroms, folds, valid_fold, test_fold)
     regions = regions_lib.load_regions(
         fasta_extractor, bed=bed, tile=tile, stride=stride, chroms=chroms,
-        seq_length=seq_length, split_column=split_column)
+        seq_length=seq_length, split_column=split_column, tile_bed=tile_bed)
     regions = regions_lib.assign_splits(
         fasta_extractor, regions, valid_chroms=valid_chroms,
         test_chroms=test_chroms, folds=folds, valid_fold=valid_fold,
@@ -219,12 +223,8 @@ def _examples(regions, fasta_extractor, tracks, crop_bp, pool_width,
       indices = encoding.sequence_to_indices(sequence)  # [L]
       if np.mean(indices == encoding.N_INDEX) > max_n_fraction:
         continue
-    coverage = tracks.read(region.chrom, region.start + crop_bp,
-                           region.end - crop_bp)
-    target = np.stack([
-        bigwig.bin_coverage(values, pool_width, t.sum_stat, t.scale, t.clip,
-                            t.clip_soft)
-        for values, t in zip(coverage, tracks.targets)], axis=-1)  # [N, T]
+    target = tracks.binned(region.chrom, region.start + crop_bp,
+                           region.end - crop_bp, pool_width)  # [N, T]
     bed_out.write(f'{region.chrom}\t{region.start}\t{region.end}\t'
                   f'{region.split}\n')
     yield sequence, target

@@ -63,6 +63,21 @@ def tile_genome(chromosome_sizes: Dict[str, int], seq_length: int,
   return regions
 
 
+def tile_regions(regions: Sequence[Region], seq_length: int,
+                 stride: int) -> List[Region]:
+  """Windows `[s, s + seq_length)` inside each region, `s = start, start +
+  stride, ...`, each keeping its region's split.
+
+  No window crosses its region's end, so regions of different splits (e.g.
+  from `enformer-split-homology`) never share sequence; a region shorter
+  than `seq_length` contributes none.
+  """
+  return [region._replace(start=start, end=start + seq_length)
+          for region in regions
+          for start in range(region.start, region.end - seq_length + 1,
+                             stride)]
+
+
 def split_by_chromosome(regions: Sequence[Region], valid_chroms: Iterable[str],
                         test_chroms: Iterable[str]) -> List[Region]:
   """Regions on `valid_chroms` -> valid, `test_chroms` -> test, else train."""
@@ -92,8 +107,8 @@ def load_regions(fasta_extractor: genome.FastaExtractor, *,
                  bed: Optional[str] = None, tile: bool = False,
                  stride: Optional[int] = None,
                  chroms: Optional[Sequence[str]] = None,
-                 seq_length: int, split_column: bool = True
-                 ) -> List[Region]:
+                 seq_length: int, split_column: bool = True,
+                 tile_bed: bool = False) -> List[Region]:
   """The regions of a BED file or a genome tiling, checked against the
   genome and resized (centred) to `seq_length`.
 
@@ -112,6 +127,9 @@ def load_regions(fasta_extractor: genome.FastaExtractor, *,
     split_column: whether a BED file's column 4 names each region's split;
       if so it must be one of `SPLITS` on every line (or absent on all).
       Without it, or without a column 4, `split` is None.
+    tile_bed: instead of resizing each BED region to `seq_length`, tile it
+      with windows of `seq_length` at `stride` (`tile_regions`), inside the
+      region.
 
   Returns:
     The regions, in file (or genome) order.
@@ -138,7 +156,11 @@ def load_regions(fasta_extractor: genome.FastaExtractor, *,
           f'chromosomes of FASTA {fasta_extractor.fasta_file!r} (longest: '
           f'{max(sizes.values(), default=0):,} bp).')
     return regions
-  if stride is not None:
+  if tile_bed:
+    stride = seq_length if stride is None else stride
+    if int(stride) != stride or stride < 1:
+      raise ValueError(f'stride must be a positive integer, got {stride!r}.')
+  elif stride is not None:
     raise ValueError('stride applies only to --tile, not to --bed regions.')
   numbered = _read_bed_lines(bed)
   has_split = split_column and any(r.split is not None for _, r in numbered)
@@ -161,6 +183,12 @@ def load_regions(fasta_extractor: genome.FastaExtractor, *,
     regions = [r for r in regions if r.chrom in set(chroms)]
     if not regions:
       raise ValueError(f'BED file {bed!r} has no region on chroms {chroms}.')
+  if tile_bed:
+    windows = tile_regions(regions, seq_length, int(stride))
+    if not windows:
+      raise ValueError(f'No window of seq_length={seq_length:,} bp fits in '
+                       f'a region of BED file {bed!r}.')
+    return windows
   return [genome.resize_interval(r, seq_length) for r in regions]
 
 

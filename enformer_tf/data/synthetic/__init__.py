@@ -8,7 +8,10 @@ seed, per organism
   {out_dir}/{organism}/tracks/{track}.bw          one bigWig per track
   {out_dir}/{organism}/targets.txt                Basenji track table
   {out_dir}/{organism}/elements.bed               ground truth (BED6+)
+  {out_dir}/{organism}/genes.gtf                  one gene per promoter (GTF)
   {out_dir}/spec.json                             the generating spec
+  {out_dir}/human.mouse.chain, .net, homology.tsv with `homology` only:
+                                                  the syntenic segments
 
 `targets.txt` is tab-separated with the header `index identifier file clip
 scale sum_stat description`; `file` is the ABSOLUTE path of the bigWig (the
@@ -96,8 +99,13 @@ organism by organism, chromosome by chromosome):
   layout.py    placing promoters, enhancers and decoys under the rules;
                turning the placement into `Element`s
   elements.py  `Element` and elements.bed (`read_elements`), the ground truth
+  genes.py     genes.gtf: a gene per promoter, some with two TSSs, and
+               `gene_truth`, each gene's planted strength and pairing
   tracks.py    the signal of each track kind
   writers.py   FASTA (+ .fai), bigWigs, targets.txt
+  homology.py  with `SyntheticGenomeSpec.homology` (off by default):
+               syntenic segments of one organism copied into the other,
+               and their chain, net and truth files
   generate.py  `make_synthetic_genome`: the steps above, the output directory
 
 Where a new output goes: a file derived from the elements or sequences of
@@ -112,16 +120,21 @@ beside spec.json.
 """
 from enformer_tf.data.synthetic.elements import Element, read_elements
 from enformer_tf.data.synthetic.generate import make_synthetic_genome
+from enformer_tf.data.synthetic.genes import GeneTruth, gene_truth
+from enformer_tf.data.synthetic.homology import (Piece, Segment,
+                                                 read_homology_truth)
 from enformer_tf.data.synthetic.sequence import motif_occurrences
 from enformer_tf.data.synthetic.spec import (
     ELEMENT_KINDS, HUMAN_ENHANCER_MOTIF, MOUSE_ENHANCER_MOTIF,
-    PROMOTER_MOTIFS, TRACK_KINDS, OrganismSpec, SyntheticGenomeSpec,
-    TrackSpec, chrom_sizes_from_total)
+    PROMOTER_MOTIFS, TRACK_KINDS, HomologySpec, OrganismSpec,
+    SyntheticGenomeSpec, TrackSpec, chrom_sizes_from_total)
 from enformer_tf.data.synthetic.tracks import GC_SCALE, GC_WINDOW
 from enformer_tf.data.synthetic.writers import FASTA_LINE_WIDTH
 
 __all__ = ['ELEMENT_KINDS', 'Element', 'FASTA_LINE_WIDTH', 'GC_SCALE',
-           'GC_WINDOW', 'HUMAN_ENHANCER_MOTIF', 'MOUSE_ENHANCER_MOTIF',
-           'OrganismSpec', 'PROMOTER_MOTIFS', 'SyntheticGenomeSpec',
-           'TRACK_KINDS', 'TrackSpec', 'chrom_sizes_from_total',
-           'make_synthetic_genome', 'motif_occurrences', 'read_elements']
+           'GC_WINDOW', 'GeneTruth', 'HUMAN_ENHANCER_MOTIF', 'HomologySpec',
+           'MOUSE_ENHANCER_MOTIF', 'OrganismSpec', 'PROMOTER_MOTIFS',
+           'Piece', 'Segment', 'SyntheticGenomeSpec', 'TRACK_KINDS',
+           'TrackSpec', 'chrom_sizes_from_total', 'gene_truth',
+           'make_synthetic_genome', 'motif_occurrences', 'read_elements',
+           'read_homology_truth']

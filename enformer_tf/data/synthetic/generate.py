@@ -7,12 +7,14 @@ import json
 import os
 import warnings
 import zlib
-from typing import Dict, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
 from enformer_tf import atomic
 from enformer_tf.data.synthetic import elements as elements_lib
+from enformer_tf.data.synthetic import genes as genes_lib
+from enformer_tf.data.synthetic import homology as homology_lib
 from enformer_tf.data.synthetic import layout as layout_lib
 from enformer_tf.data.synthetic import sequence as sequence_lib
 from enformer_tf.data.synthetic import tracks as tracks_lib
@@ -38,9 +40,11 @@ def make_synthetic_genome(out_dir: str,
     overwrite: replace a non-empty `out_dir`.
 
   Returns:
-    organism -> dict with `dir`, `fasta`, `targets`, `elements` (absolute
-    paths), `tracks` (bigWig paths in targets.txt order), `track_names` and
-    `chrom_sizes`.
+    organism -> dict with `dir`, `fasta`, `targets`, `elements`, `genes`
+    (absolute paths), `tracks` (bigWig paths in targets.txt order),
+    `track_names` and `chrom_sizes`; with `spec.homology`, the copy
+    organism's dict also has `homology`: paths of the `chain`, `net` and
+    `truth` files (written beside spec.json, see homology.py).
 
   Raises:
     ValueError: for unknown or repeated organisms.
@@ -68,28 +72,57 @@ def make_synthetic_genome(out_dir: str,
                             'pass overwrite=True (--overwrite) to replace it.')
   motifs = list(PROMOTER_MOTIFS.values()) + sorted(
       {o.enhancer_motif for o in spec.organisms.values()})
+  homology = spec.homology
+  plan, source = None, None
+  if homology is not None and homology.copy in organisms:
+    # The copy needs the source's sequence, whether or not it is written.
+    source = _build_organism(homology.source, spec, motifs)
+    plan = homology_lib.HomologyPlan(spec, source.chromosomes,
+                                     homology_lib.homology_rng(spec.seed))
   with atomic.atomic_directory(final) as work:
     paths = {}
     for organism in organisms:
+      if source is not None and organism == homology.source:
+        built = source
+      else:
+        built = _build_organism(
+            organism, spec, motifs,
+            plan if plan is not None and organism == homology.copy else None)
       paths[organism] = _write_organism(
           os.path.join(work, organism), os.path.join(final, organism),
-          organism, spec, motifs)
+          organism, spec, built)
+    if plan is not None:
+      files = homology_lib.write_homology(work, plan,
+                                          paths[homology.copy]['chrom_sizes'])
+      paths[homology.copy]['homology'] = {
+          kind: os.path.join(final, name) for kind, name in files.items()}
+    recorded = dataclasses.asdict(spec)
+    if recorded['homology'] is None:
+      del recorded['homology']  # spec.json as before the option existed.
     with open(os.path.join(work, 'spec.json'), 'w', encoding='utf-8') as f:
-      json.dump(dict(dataclasses.asdict(spec), organisms_written=organisms),
+      json.dump(dict(recorded, organisms_written=organisms),
                 f, indent=2, sort_keys=True)
       f.write('\n')
   return paths
 
 
-def _write_organism(work_dir: str, final_dir: str, organism: str,
-                    spec: SyntheticGenomeSpec, motifs: Sequence[str]) -> Dict:
-  """Writes one organism under `work_dir`; returns paths under `final_dir`.
+class _Organism(NamedTuple):
+  """One organism built in memory: sequences, elements, the noise stream."""
+  chromosomes: List[Tuple[str, np.ndarray]]
+  elements: List[elements_lib.Element]
+  noise_rng: np.random.Generator
 
-  A new per-organism output (a file derived from `elements` or the
-  sequences) is written here, beside elements.bed, by a module of its own,
-  and its path added to the returned dict.
+
+def _build_organism(organism: str, spec: SyntheticGenomeSpec,
+                    motifs: Sequence[str],
+                    homology_plan: Optional[homology_lib.HomologyPlan] = None
+                    ) -> _Organism:
+  """Sequences and elements of one organism, chromosome by chromosome.
+
+  With `homology_plan` (the copy organism of `spec.homology`), each
+  chromosome's background receives its syntenic segments before the
+  elements are laid out.
   """
-  os.makedirs(os.path.join(work_dir, 'tracks'))
   streams = np.random.SeedSequence(
       [spec.seed, zlib.crc32(organism.encode('utf-8'))]).spawn(3)
   seq_rng, layout_rng, noise_rng = (np.random.default_rng(s) for s in streams)
@@ -98,6 +131,8 @@ def _write_organism(work_dir: str, final_dir: str, organism: str,
   target_promoters = 0.0
   for chrom, size in zip(spec.chrom_names, spec.chrom_sizes):
     seq = sequence_lib.background(seq_rng, int(size), spec)
+    if homology_plan is not None:
+      homology_plan.copy_into(chrom, seq)
     layout = layout_lib.Layout(layout_rng, seq, spec)
     non_n_mb = np.count_nonzero(seq != ord('N')) / 1e6
     layout.place(int(round(spec.promoters_per_mb * non_n_mb)),
@@ -114,9 +149,24 @@ def _write_organism(work_dir: str, final_dir: str, organism: str,
         f'promoters_per_mb={spec.promoters_per_mb} is too dense for '
         f'enhancer_distance={spec.enhancer_distance} under the pairing rules.',
         stacklevel=3)
+  return _Organism(chromosomes, elements, noise_rng)
 
+
+def _write_organism(work_dir: str, final_dir: str, organism: str,
+                    spec: SyntheticGenomeSpec, built: _Organism) -> Dict:
+  """Writes one organism under `work_dir`; returns paths under `final_dir`.
+
+  A new per-organism output (a file derived from `elements` or the
+  sequences) is written here, beside elements.bed, by a module of its own,
+  and its path added to the returned dict.
+  """
+  os.makedirs(os.path.join(work_dir, 'tracks'))
+  chromosomes, elements, noise_rng = built
   writers.write_fasta(os.path.join(work_dir, 'genome.fa'), chromosomes)
   elements_lib.write_elements(os.path.join(work_dir, 'elements.bed'), elements)
+  genes_lib.write_genes(os.path.join(work_dir, 'genes.gtf'), elements,
+                        {chrom: len(seq) for chrom, seq in chromosomes},
+                        genes_lib.genes_rng(spec.seed, organism))
   tracks = spec.organisms[organism].tracks
   by_chrom = {chrom: [e for e in elements if e.chrom == chrom]
               for chrom, _ in chromosomes}
@@ -136,6 +186,7 @@ def _write_organism(work_dir: str, final_dir: str, organism: str,
       'fasta': os.path.join(final_dir, 'genome.fa'),
       'targets': os.path.join(final_dir, 'targets.txt'),
       'elements': os.path.join(final_dir, 'elements.bed'),
+      'genes': os.path.join(final_dir, 'genes.gtf'),
       'tracks': final_bigwigs,
       'track_names': [t.name for t in tracks],
       'chrom_sizes': {chrom: len(seq) for chrom, seq in chromosomes},

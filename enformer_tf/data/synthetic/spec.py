@@ -4,7 +4,7 @@ checks (see the package docstring for what they mean).
 """
 import dataclasses
 import math
-from typing import Dict, Mapping, Tuple
+from typing import Dict, Mapping, Optional, Tuple
 
 import numpy as np
 
@@ -64,6 +64,35 @@ def _default_organisms() -> Dict[str, OrganismSpec]:
 
 
 @dataclasses.dataclass(frozen=True)
+class HomologySpec:
+  """Syntenic segments of `source` copied into `copy` (see homology.py).
+
+  Args:
+    source: the organism whose sequence is copied (the alignment's target).
+    copy: the organism that receives the copies (the alignment's query).
+    coverage: about this fraction of the copy's chromosomes is covered.
+    segment_length: `(min, max)` bp of a syntenic segment of the source.
+    piece_length: `(min, max)` bp of a gapless aligned piece of a segment.
+    gap_length: `(min, max)` bp of an indel between pieces.
+    substitution_rate: chance that a copied base is substituted.
+    inversion_probability: chance that a segment is copied inverted
+      (reverse complemented).
+  """
+  source: str = 'human'
+  copy: str = 'mouse'
+  coverage: float = 0.5
+  segment_length: Tuple[int, int] = (50_000, 250_000)
+  piece_length: Tuple[int, int] = (500, 5_000)
+  gap_length: Tuple[int, int] = (1, 200)
+  substitution_rate: float = 0.05
+  inversion_probability: float = 0.3
+
+  def __post_init__(self):
+    for field in ('segment_length', 'piece_length', 'gap_length'):
+      object.__setattr__(self, field, tuple(getattr(self, field)))
+
+
+@dataclasses.dataclass(frozen=True)
 class SyntheticGenomeSpec:
   """Everything that determines the synthetic genome (see the package doc).
 
@@ -91,6 +120,9 @@ class SyntheticGenomeSpec:
     distal_base: `cage_distal` of an inactive promoter relative to an active
       one.
     organisms: organism name -> `OrganismSpec`.
+    homology: `HomologySpec` to make one organism share syntenic segments
+      with another and write their alignment (chain, net, truth table);
+      `None` (default) makes the organisms independent.
   """
   seed: int = 0
   chrom_sizes: Tuple[int, ...] = (1_500_000, 1_000_000, 500_000)
@@ -112,6 +144,7 @@ class SyntheticGenomeSpec:
   distal_base: float = 0.05
   organisms: Mapping[str, OrganismSpec] = dataclasses.field(
       default_factory=_default_organisms)
+  homology: Optional[HomologySpec] = None
 
   def __post_init__(self):
     for field in ('chrom_sizes', 'enhancer_distance', 'gc_range',
@@ -185,6 +218,8 @@ def _validate_spec(spec: SyntheticGenomeSpec):
   _check(int(spec.track_step) == spec.track_step and spec.track_step >= 1,
          f'track_step must be a positive integer, got {spec.track_step!r}.')
   _check(spec.organisms, 'organisms must name at least one organism.')
+  if spec.homology is not None:
+    _validate_homology(spec)
   for name, organism in spec.organisms.items():
     _check(isinstance(name, str) and name.isidentifier(),
            f'organism names must be identifiers, got {name!r}.')
@@ -212,3 +247,33 @@ def _validate_spec(spec: SyntheticGenomeSpec):
       _check(track.sum_stat in ('sum', 'mean'),
              f"track {track.name!r} has sum_stat {track.sum_stat!r}; expected "
              "'sum' or 'mean'.")
+
+
+def _validate_homology(spec: SyntheticGenomeSpec):
+  homology = spec.homology
+  _check(isinstance(homology, HomologySpec),
+         f'homology must be a HomologySpec or None, got {homology!r}.')
+  _check(homology.source in spec.organisms and
+         homology.copy in spec.organisms and homology.source != homology.copy,
+         f'homology.source and homology.copy must be two organisms of the '
+         f'spec ({sorted(spec.organisms)}), got {homology.source!r} and '
+         f'{homology.copy!r}.')
+  _check(0 < homology.coverage < 1,
+         f'homology.coverage must be in (0, 1), got {homology.coverage!r}.')
+  for field in ('segment_length', 'piece_length', 'gap_length'):
+    value = getattr(homology, field)
+    _check(len(value) == 2 and all(int(v) == v for v in value) and
+           1 <= value[0] <= value[1],
+           f'homology.{field} must be (min, max) integers with 1 <= min <= '
+           f'max, got {value!r}.')
+  _check(homology.piece_length[1] <= homology.segment_length[0],
+         'homology.piece_length must be at most homology.segment_length, '
+         f'got {homology.piece_length!r} and {homology.segment_length!r}.')
+  _check(homology.segment_length[1] <= min(spec.chrom_sizes) -
+         2 * spec.telomere_n - 2 * N_MARGIN,
+         f'homology.segment_length {homology.segment_length!r} must fit in '
+         'the shortest chromosome (less telomeres and margins).')
+  for field in ('substitution_rate', 'inversion_probability'):
+    value = getattr(homology, field)
+    _check(0 <= value <= 1, f'homology.{field} must be in [0, 1], got '
+           f'{value!r}.')
