@@ -33,6 +33,9 @@ setup(
         # Correlations of the gene evaluation (Pearson, Spearman); connected
         # components of the two-species homology graph.
         'scipy>=1.10',
+        # Variant-score scalers and PCA, the paper's classifiers (random
+        # forest, Lasso) and auPRC / auROC: kept code, not hand-written.
+        'scikit-learn>=1.5',
         'tensorflow-serving-api>=2.21,<2.22',
     ],
     extras_require={
