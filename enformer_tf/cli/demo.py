@@ -10,8 +10,10 @@ hour, everything a user runs on their own data:
 3. `enformer-train --gin_file experiments/demo.gin`: the small Enformer,
    both heads, through the strategy-aware loop.
 4. Evaluation on the held-out chromosome: per-track Pearson R against an
-   untrained model of the same shape, and a PNG of predicted vs observed
-   tracks over a held-out region.
+   untrained model of the same shape, a PNG of predicted vs observed
+   tracks over a held-out region, and the gene-level evaluation
+   (`enformer-evaluate-genes`): CAGE at the TSSs of the held-out genes,
+   predicted vs observed, trained vs untrained.
 5. `enformer-export` to a TF Serving layout, then `saved_model_cli run` on
    a held-out sequence, printing a few predicted values.
 
@@ -138,6 +140,37 @@ def plot_region(model, records: Dict[str, str], path: str,
   return path
 
 
+def evaluate_genes(models: Dict[str, object], work_dir: str,
+                   records: Dict[str, str]) -> Dict[str, object]:
+  """Step 4c: expression of the held-out genes (enformer-evaluate-genes):
+  CAGE summed at each gene's TSS bins, predicted vs observed."""
+  from enformer_tf.genomics import gene_files
+
+  _section('4c. Held-out genes (chr3): predicted vs observed expression at '
+           'the TSS (enformer-evaluate-genes)')
+  genome_dir = os.path.join(work_dir, 'genome', 'human')
+  out_dir = os.path.join(work_dir, 'eval_genes')
+  result = gene_files.evaluate_genes_to_files(
+      models, os.path.join(genome_dir, 'genome.fa'),
+      os.path.join(genome_dir, 'genes.gtf'), 'human',
+      os.path.join(genome_dir, 'targets.txt'), out_dir,
+      split_bed=os.path.join(records['human'], 'sequences.bed'),
+      tracks='cage_promoter,cage_distal')
+  tables = {label: {row.split('\t')[0]: row.split('\t') for row in open(
+      os.path.join(out_dir, f'{label}_tracks.tsv')).read().splitlines()[1:]}
+            for label in models}
+  figures = {}
+  _say(f'{result["num_genes"]} genes; Pearson R across genes of '
+       'log2(1 + expression):')
+  for track in ('cage_promoter', 'cage_distal'):
+    r = {label: float(tables[label][track][2]) for label in models}
+    figures[track] = r
+    _say(f'  {track:>14}  R = {r["trained"]:6.3f}   (untrained '
+         f'{r["untrained"]:6.3f})')
+  _say(f'tables and scatter plots: {out_dir}')
+  return dict(num_genes=result['num_genes'], pearson_r=figures)
+
+
 def query_saved_model(version_dir: str, sequence: np.ndarray,
                       work_dir: str) -> np.ndarray:
   """Step 5b: `saved_model_cli run` on one sequence; returns the human output."""
@@ -213,6 +246,8 @@ def run_demo(work_dir: str = 'demo_output', seed: int = 0,
         track_classes=verdicts)
   png = plot_region(model, records, os.path.join(work_dir, 'prediction.png'))
   _say(f'tables: {table_dir}/{{human,mouse,summary}}.tsv; plot: {png}')
+  summary['genes'] = evaluate_genes(
+      {'trained': model, 'untrained': untrained}, work_dir, records)
 
   _section('5. Export for TF Serving (enformer-export), query with '
            'saved_model_cli')
