@@ -10,17 +10,18 @@ attention heads; `data/synthetic.gin`: 65,536 bp, 384 bins, 4 human and 3
 mouse tracks, shuffle buffer 32; `train/cpu.gin`: batch 4). It reads them
 with `config.basenji_datasets` and builds a `Trainer` on them, then measures:
 
-(a) the input stream the trainer feeds its step: `Trainer._dataset` per
-    organism (repeat, ±3 bp shift and reverse complement by
+(a) the input stream the trainer feeds its step: `Trainer.training_stream`
+    per organism (repeat, ±3 bp shift and reverse complement by
     `augment.augment_dataset`, batch, prefetch), distributed as
-    `Trainer.train` does. One "step input" is what one training step
-    consumes: one batch per organism. After `--pipeline_warmup` step inputs
-    (shuffle buffers filled, threads started) it times
-    `--pipeline_batches` more; no model runs meanwhile.
-(b) the repository's training step (`Trainer._train_step` through its
-    `tf.function`: one human and one mouse update) at the same batch size,
-    fed one fixed batch per organism from an in-memory dataset, so the time
-    is the model's alone: `--steps` steps after `--warmup_steps`.
+    `Trainer.train` does (`Trainer.distributed_iterators`). One "step
+    input" is what one training step consumes: one batch per organism.
+    After `--pipeline_warmup` step inputs (shuffle buffers filled, threads
+    started) it times `--pipeline_batches` more; no model runs meanwhile.
+(b) the repository's training step (`Trainer.train_step_function`, the
+    `tf.function` `train` runs: one human and one mouse update) at the same
+    batch size, fed one fixed batch per organism from an in-memory dataset,
+    so the time is the model's alone: `--steps` steps after
+    `--warmup_steps`.
 
 Prints one JSON line with both rates and `pipeline_vs_step` = step inputs
 per second the pipeline delivers / training steps per second (how many
@@ -50,8 +51,8 @@ import common  # noqa: E402
 
 import enformer_tf  # noqa: E402
 from enformer_tf.data import basenji  # noqa: E402
+from enformer_tf.train import Trainer  # noqa: E402
 from enformer_tf.train import config  # noqa: E402
-from enformer_tf.train import loop  # noqa: E402
 
 # data/synthetic.gin: tracks per organism of the small CPU configuration.
 HEADS = {'human': 4, 'mouse': 3}
@@ -120,15 +121,12 @@ def main(argv=None):
     data = config.basenji_datasets(data_dirs, 'train',
                                    shuffle_buffer=args.shuffle_buffer, seed=0)
     # Augmentation (max_shift=3, reverse complement) is the default.
-    trainer = loop.Trainer(model, data, os.path.join(temp_dir, 'model'),
-                           batch_size=args.batch, strategy='default',
-                           progress=False, handle_signals=False)
+    trainer = Trainer(model, data, os.path.join(temp_dir, 'model'),
+                      batch_size=args.batch, strategy='default',
+                      progress=False, handle_signals=False)
 
     # (a) The pipeline alone, as `Trainer.train` iterates it.
-    iterators = {
-        head: iter(trainer.strategy.experimental_distribute_dataset(
-            trainer._dataset(head, 0)))  # pylint: disable=protected-access
-        for head in trainer.heads}
+    iterators = trainer.distributed_iterators()
     # The first batches also feed the step in (b).
     batches = {head: next(it) for head, it in iterators.items()}
     for _ in range(args.pipeline_warmup):
@@ -146,7 +144,7 @@ def main(argv=None):
         head: iter(trainer.strategy.experimental_distribute_dataset(
             tf.data.Dataset.from_tensors(batch).repeat()))
         for head, batch in batches.items()}
-    step = trainer._train_step_fn  # pylint: disable=protected-access
+    step = trainer.train_step_function()
     step_times = common.time_call(lambda: step(fixed), runs=args.steps,
                                   warmup=args.warmup_steps)
 

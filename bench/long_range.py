@@ -213,7 +213,7 @@ def train_one(args):
   if args._threads:
     tf.config.threading.set_intra_op_parallelism_threads(args._threads)
     tf.config.threading.set_inter_op_parallelism_threads(args._threads)
-  from enformer_tf.train import cli, config, evaluate
+  from enformer_tf.train import config, evaluate
 
   grammar = GRAMMARS[args.grammar]
   layers = args._train_one
@@ -223,7 +223,7 @@ def train_one(args):
     shutil.rmtree(model_dir)
   params = gin_params(grammar, records, model_dir, layers, args._seed, args)
   start = time.time()
-  trainer = cli.run([GIN_FILE], params)
+  trainer = config.train_from_gin([GIN_FILE], params)
   train_seconds = time.time() - start
 
   test = config.basenji_datasets(records, 'test')

@@ -1,12 +1,13 @@
 """One full-size training step with and without `recompute_grad`: time, memory.
 
-A step is the repository's own global training step, `Trainer._train_step`
-(run as the trainer runs it, through its `tf.function`): one human and one
-mouse update, each a forward and backward pass of the whole model with that
-organism's Poisson loss, then Adam with global-norm clipping. The data are
-the repository's random examples (`config.random_datasets`, both heads'
-full track counts) through the trainer's own input stream (`±3 bp` shifts,
-reverse complement, batched to `--batch`).
+A step is the repository's own global training step,
+`Trainer.train_step_function()` (the `tf.function` `Trainer.train` runs):
+one human and one mouse update, each a forward and backward pass of the
+whole model with that organism's Poisson loss, then Adam with global-norm
+clipping. The data are the repository's random examples
+(`config.random_datasets`, both heads' full track counts) through the
+trainer's own input stream (`Trainer.distributed_iterators`: `±3 bp`
+shifts, reverse complement, batched to `--batch`).
 
 Each variant runs in its own subprocess (re-invoking this script with
 `--_child recompute|plain`), recompute first, so that one variant's memory
@@ -86,8 +87,8 @@ def run_child(args) -> None:
   start_memory_watchdog(args.memory_limit_gib, args._child)
   import common  # pylint: disable=g-import-not-at-top
   import enformer_tf  # pylint: disable=g-import-not-at-top
+  from enformer_tf.train import Trainer  # pylint: disable=g-import-not-at-top
   from enformer_tf.train import config  # pylint: disable=g-import-not-at-top
-  from enformer_tf.train import loop  # pylint: disable=g-import-not-at-top
   from serving import divisor_for  # pylint: disable=g-import-not-at-top
 
   heads = enformer_tf.DEFAULT_HEADS
@@ -106,15 +107,12 @@ def run_child(args) -> None:
   with tempfile.TemporaryDirectory() as model_dir:
     # The paper's recipe (Adam, clipnorm 0.2, warmup schedule, augmentation)
     # is the Trainer's default; only the batch and the quiet options differ.
-    trainer = loop.Trainer(model, data, model_dir, batch_size=args.batch,
-                           strategy='default', progress=False,
-                           handle_signals=False)
+    trainer = Trainer(model, data, model_dir, batch_size=args.batch,
+                      strategy='default', progress=False,
+                      handle_signals=False)
     # What `Trainer.train` feeds its step function.
-    iterators = {
-        head: iter(trainer.strategy.experimental_distribute_dataset(
-            trainer._dataset(head, 0)))  # pylint: disable=protected-access
-        for head in trainer.heads}
-    step = trainer._train_step_fn  # pylint: disable=protected-access
+    iterators = trainer.distributed_iterators()
+    step = trainer.train_step_function()
     times = common.time_call(lambda: step(iterators), runs=args.steps,
                              warmup=args.warmup_steps)
   common.emit(dict(

@@ -16,7 +16,6 @@ Exit status: 0 when done; 1 on an error (one line on stderr); on SIGINT or
 SIGTERM the current step is finished and checkpointed, then 130 (SIGINT) or
 143 (SIGTERM).
 """
-import argparse
 import logging
 import re
 import sys
@@ -24,61 +23,22 @@ from typing import Optional, Sequence
 
 import tensorflow as tf
 
+from enformer_tf.cli import common
+from enformer_tf.errors import one_line
+from enformer_tf.train import Trainer
+from enformer_tf.train import TrainingInterrupted
 from enformer_tf.train import config
-from enformer_tf.train import loop
 
+PROG = 'enformer-train'
 # Errors a user can cause (bad binding, missing file, diverging run); they are
 # reported as one line. Anything else is a bug and keeps its traceback.
 USER_ERRORS = (ValueError, TypeError, OSError, FloatingPointError,
                tf.errors.OpError)
 
 
-def run(gin_files: Sequence[str], gin_params: Sequence[str] = (),
-        model_dir: Optional[str] = None,
-        gin_search_path: Sequence[str] = ()) -> loop.Trainer:
-  """Parses the configuration and trains; what `main` calls.
-
-  Args:
-    gin_files: gin files, applied in order.
-    gin_params: bindings applied after the files, e.g. `'train.num_steps = 10'`.
-    model_dir: overrides `train.model_dir`.
-    gin_search_path: the user's gin folders, searched before the bundled
-      ones (`config.gin_search_path`).
-
-  Returns:
-    The finished `Trainer`.
-  """
-  if not gin_files:
-    raise ValueError('Give at least one --gin_file, e.g. '
-                     '--gin_file experiments/paper.gin.')
-  try:
-    config.parse_gin(gin_files, gin_params, search_dirs=gin_search_path)
-  except SyntaxError as e:  # gin's parse errors; not a user-facing type.
-    raise ValueError(
-        f'gin: {e.msg} ({e.filename or "--gin_param"}, line {e.lineno}): '
-        f'{(e.text or "").strip()}') from None
-  if model_dir is not None:
-    return config.train(model_dir=model_dir)
-  return config.train()
-
-
-class _Parser(argparse.ArgumentParser):
-  """An argument parser whose errors are one line, not usage + error."""
-
-  def error(self, message):
-    self.exit(2, f'enformer-train: error: {message} (see enformer-train '
-              '--help)\n')
-
-
-def _parser() -> argparse.ArgumentParser:
-  parser = _Parser(
-      prog='enformer-train', description=__doc__.split('\n')[0],
-      formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--gin_file', action='append', default=[],
-                      required=True, help='gin file (repeatable).')
-  parser.add_argument('--gin_param', action='append', default=[],
-                      help="gin binding, e.g. 'train.num_steps = 10' "
-                           '(repeatable).')
+def _parser() -> common.Parser:
+  parser = common.Parser(PROG, __doc__.split('\n')[0])
+  common.add_gin_arguments(parser)
   parser.add_argument('--gin_search_path', action='append', default=[],
                       metavar='DIR',
                       help='a folder of your own gin files, searched before '
@@ -91,39 +51,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _one_line(error: BaseException) -> str:
-  text = ' '.join(str(error).split())
+  """`Type: message` on one line, without gin's call-site noise."""
+  text = one_line(error, with_type=True)
   # gin appends where it called in; the entry point `train` says nothing,
   # and object reprs (`<function ... at 0x...>`) are noise.
   text = re.sub(r"\s*In call to configurable 'train' \(<[^>]*>\)$", '',
                 text)
   text = re.sub(r' \(<(?:function|class) [^>]*>\)', '', text)
-  return f'{type(error).__name__}: {text}' if text else type(error).__name__
+  name = type(error).__name__
+  return name if text == f'{name}:' else text
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-  args = _parser().parse_args(argv)
-  logging.basicConfig(level=logging.WARNING,
-                      format='%(levelname)s %(name)s: %(message)s')
-  logging.getLogger('enformer_tf').setLevel(logging.INFO)
-  try:
-    trainer = run(args.gin_file, args.gin_param, args.model_dir,
-                  args.gin_search_path)
-  except USER_ERRORS as error:
-    hint = ''
-    if isinstance(error, tf.errors.OpError) and (
-        'skip_corrupt=True' in error.message):
-      hint = (" To skip them here: --gin_param 'enformer_tf.train."
-              "basenji_datasets.skip_corrupt = True'.")
-    print(f'enformer-train: error: {_one_line(error)}{hint}', file=sys.stderr)
-    return 1
-  except loop.TrainingInterrupted as stop:
-    print(f'enformer-train: {stop}; run the same command to resume.',
-          file=sys.stderr)
-    return stop.exit_code
-  except KeyboardInterrupt:
-    print('enformer-train: interrupted; resume with the same --model_dir.',
-          file=sys.stderr)
-    return 130
+def _print_summary(trainer: Trainer) -> None:
+  """Where the run ended, what it skipped, and the final evaluation."""
   print(f'Trained to step {int(trainer.step.numpy())}; checkpoints in '
         f'{trainer.model_dir}.')
   for head, skipped in trainer.skipped_updates.items():
@@ -136,7 +76,34 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   for head, result in (trainer.last_eval or {}).items():
     print(f'{head}: mean Pearson R {result.mean_pearson_r:.4f}, '
           f'mean R2 {result.mean_r2:.4f} over {len(result.pearson_r)} tracks')
-  return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+  args = _parser().parse_args(argv)
+  logging.basicConfig(level=logging.WARNING,
+                      format='%(levelname)s %(name)s: %(message)s')
+  logging.getLogger('enformer_tf').setLevel(logging.INFO)
+  try:
+    trainer = config.train_from_gin(args.gin_file, args.gin_param,
+                                    args.model_dir, args.gin_search_path)
+  except USER_ERRORS as error:
+    hint = ''
+    if isinstance(error, tf.errors.OpError) and (
+        'skip_corrupt=True' in error.message):
+      hint = (" To skip them here: --gin_param 'enformer_tf.train."
+              "basenji_datasets.skip_corrupt = True'.")
+    print(f'{PROG}: error: {_one_line(error)}{hint}', file=sys.stderr)
+    return common.EXIT_USER_ERROR
+  except TrainingInterrupted as stop:
+    print(f'{PROG}: {stop}; run the same command to resume.',
+          file=sys.stderr)
+    return stop.exit_code
+  except KeyboardInterrupt:
+    print(f'{PROG}: interrupted; resume with the same --model_dir.',
+          file=sys.stderr)
+    return common.EXIT_INTERRUPTED
+  _print_summary(trainer)
+  return common.EXIT_OK
 
 
 if __name__ == '__main__':

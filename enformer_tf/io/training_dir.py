@@ -102,7 +102,7 @@ def enformer_kwargs_from_gin(text: str, source: str = 'the gin config'
 def model_from_checkpoint(checkpoint_dir: str) -> keras.Model:
   """Rebuilds an Enformer from a training directory and restores its weights.
 
-  The directory is what `enformer_tf.train.loop.Trainer` writes:
+  The directory is what `enformer_tf.train.Trainer` writes:
   `operative_config.gin` (the gin bindings of the run, including the
   `Enformer` constructor arguments) beside `tf.train.CheckpointManager`
   checkpoints of `tf.train.Checkpoint(step=..., model=..., optimizer=...)`.

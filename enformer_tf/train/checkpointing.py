@@ -18,10 +18,13 @@ reason to fall back.
 import logging
 import os
 import re
-import uuid
 from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
+import tf_keras as keras
+
+from enformer_tf.atomic import write_atomically
+from enformer_tf.errors import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -84,12 +87,6 @@ def candidates(directory: str, name: str = 'ckpt'
   return on_disk, problem
 
 
-def _one_line(error: BaseException) -> str:
-  text = re.sub(r'\{\{function_node [^}]*\}\}\s*', '', str(error))
-  text = ' '.join(text.split())
-  return f'{type(error).__name__}: {text}'[:500]
-
-
 def restore_newest_readable(checkpoint: tf.train.Checkpoint, directory: str,
                             name: str = 'ckpt',
                             repair_state: bool = True) -> Optional[str]:
@@ -132,10 +129,11 @@ def restore_newest_readable(checkpoint: tf.train.Checkpoint, directory: str,
     except Exception as error:  # pylint: disable=broad-except
       # Damage shows up as DataLossError (checksum), OpError (bad index),
       # NotFoundError (missing file) or even IndexError (short data file).
-      failures.append(f'{path}: {_one_line(error)}')
+      message = one_line(error, with_type=True, limit=500)
+      failures.append(f'{path}: {message}')
       failed.add(path)
       logger.warning('Cannot read checkpoint %s (%s); trying the one before.',
-                     path, _one_line(error))
+                     path, message)
       continue
     if failures:
       logger.warning(
@@ -173,18 +171,19 @@ def write_state(directory: str, latest: str, all_paths: Sequence[str]):
   write_atomically(os.path.join(directory, STATE_FILE), text)
 
 
-def write_atomically(path: str, text: str):
-  """Writes `path` through a temporary file renamed over it.
+def dropout_generators(model: keras.Model) -> List[tf.random.Generator]:
+  """The `tf.random.Generator`s behind the model's dropout layers, in order.
 
-  A crash leaves either the old file or the new one, never a part.
+  They exist when `keras.backend.experimental.enable_tf_random_generator()`
+  was called before the model was built (`Trainer(deterministic=True)` does).
+  tf_keras keeps them in each layer's `_random_generator` but leaves them
+  out of checkpoints; the trainer saves them so that a resumed run draws the
+  same dropout masks as an uninterrupted one.
   """
-  directory, base = os.path.split(path)
-  temporary = os.path.join(directory, f'.{base}.{uuid.uuid4().hex[:8]}.tmp')
-  try:
-    with tf.io.gfile.GFile(temporary, 'w') as f:
-      f.write(text)
-    tf.io.gfile.rename(temporary, path, overwrite=True)
-  finally:
-    if tf.io.gfile.exists(temporary):
-      tf.io.gfile.remove(temporary)
-
+  generators = []
+  for layer in model.submodules:
+    generator = getattr(getattr(layer, '_random_generator', None),
+                        '_generator', None)
+    if isinstance(generator, tf.random.Generator):
+      generators.append(generator)
+  return generators

@@ -11,6 +11,7 @@ user's own folders, see `gin_search_path`):
 | `enformer_tf.train.LinearWarmup`     | warmup-then-constant schedule      |
 | `enformer_tf.train.Trainer`          | the training loop's arguments      |
 | `enformer_tf.train.train`            | entry point: model_dir, num_steps  |
+|                                      | (`train_from_bindings` in Python)  |
 | `enformer_tf.train.basenji_datasets` | Basenji2 TFRecords per organism    |
 | `enformer_tf.train.random_datasets`  | random tensors (smoke tests)       |
 
@@ -18,6 +19,9 @@ Classes that own variables (model, optimizer) are bound *uncalled*
 (`Trainer.model = @enformer_tf.Enformer`) so that the trainer constructs them
 inside `strategy.scope()`. Data sources are bound uncalled under a scope per
 split (`Trainer.train_data = @train/basenji_datasets`).
+
+`train_from_gin` is the whole of `enformer-train`: it parses gin files and
+bindings, then calls the entry point.
 """
 import importlib.resources
 import logging
@@ -31,8 +35,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.model import Enformer
-from enformer_tf.train import loop
+from enformer_tf.train import datasets as datasets_lib
+from enformer_tf.train import run
 from enformer_tf.train import schedules
+from enformer_tf.train import trainer as trainer_lib
 
 # Environment variable naming the user's own gin folders (os.pathsep-separated),
 # searched before the bundled ones.
@@ -41,7 +47,8 @@ GIN_PATH_ENV = 'ENFORMER_GIN_PATH'
 
 def basenji_datasets(data_dirs: Mapping[str, str], split: str = 'train',
                      shuffle_buffer: int = 0, seed: Optional[int] = None,
-                     skip_corrupt: bool = False) -> loop.OrganismDatasets:
+                     skip_corrupt: bool = False
+                     ) -> datasets_lib.OrganismDatasets:
   """One Basenji2-format split per organism (`basenji.load_dataset`).
 
   Args:
@@ -62,7 +69,7 @@ def basenji_datasets(data_dirs: Mapping[str, str], split: str = 'train',
   from enformer_tf.data import basenji  # pylint: disable=g-import-not-at-top
   reports = {organism: basenji.ReadReport() for organism in data_dirs
              } if skip_corrupt else {}
-  return loop.OrganismDatasets(
+  return datasets_lib.OrganismDatasets(
       {organism: basenji.load_dataset(
           data_dir, split, shuffle_buffer=shuffle_buffer, seed=seed,
           skip_corrupt=skip_corrupt, report=reports.get(organism))
@@ -96,13 +103,17 @@ def random_datasets(heads: Mapping[str, int], num_examples: int = 8,
 
 
 _Trainer = gin.external_configurable(
-    loop.Trainer, name='Trainer', module='enformer_tf.train',
+    trainer_lib.Trainer, name='Trainer', module='enformer_tf.train',
     denylist=['model_dir'])
 
 
-def train(model_dir: str = gin.REQUIRED,
-          num_steps: int = gin.REQUIRED) -> loop.Trainer:
-  """Gin entry point: a `Trainer` from the bindings, trained and evaluated.
+def train_from_bindings(model_dir: str = gin.REQUIRED,
+                        num_steps: int = gin.REQUIRED) -> trainer_lib.Trainer:
+  """Gin entry point `train`: a `Trainer` from the bindings, trained and
+  evaluated (`run.run_training`).
+
+  Registered as `enformer_tf.train.train`, so gin files bind
+  `train.model_dir` and `train.num_steps`.
 
   Args:
     model_dir: checkpoints, summaries, tables, operative config (the CLI's
@@ -112,7 +123,7 @@ def train(model_dir: str = gin.REQUIRED,
   Returns:
     The `Trainer` (its `model`, `last_eval`).
   """
-  return loop.run(lambda: _Trainer(model_dir=model_dir), num_steps)
+  return run.run_training(lambda: _Trainer(model_dir=model_dir), num_steps)
 
 
 gin.external_configurable(Enformer, module='enformer_tf')
@@ -120,7 +131,8 @@ gin.external_configurable(keras.optimizers.Adam, module='keras.optimizers')
 gin.external_configurable(schedules.LinearWarmup, module='enformer_tf.train')
 gin.external_configurable(basenji_datasets, module='enformer_tf.train')
 gin.external_configurable(random_datasets, module='enformer_tf.train')
-train = gin.external_configurable(train, module='enformer_tf.train')
+train_from_bindings = gin.external_configurable(
+    train_from_bindings, name='train', module='enformer_tf.train')
 
 
 def bundled_gin_dir() -> Path:
@@ -248,3 +260,36 @@ class _QuietIncludeLookup(logging.Filter):
 
   def filter(self, record):
     return record.module != 'resource_reader'
+
+
+def train_from_gin(gin_files: Sequence[str], gin_params: Sequence[str] = (),
+                   model_dir: Optional[str] = None,
+                   search_dirs: Sequence[str] = ()) -> trainer_lib.Trainer:
+  """Parses the configuration and trains; what `enformer-train` runs.
+
+  Args:
+    gin_files: gin files, applied in order.
+    gin_params: bindings applied after the files, e.g. `'train.num_steps = 10'`.
+    model_dir: overrides `train.model_dir`.
+    search_dirs: the user's gin folders (`--gin_search_path`), searched
+      before the bundled ones (`gin_search_path`).
+
+  Returns:
+    The finished `Trainer`.
+
+  Raises:
+    ValueError: no gin file, or a gin syntax error (on one line).
+  """
+  if not gin_files:
+    raise ValueError('Give at least one --gin_file, e.g. '
+                     '--gin_file experiments/paper.gin.')
+  try:
+    parse_gin(gin_files, gin_params, search_dirs=search_dirs)
+  except SyntaxError as e:  # gin's parse errors; not a user-facing type.
+    raise ValueError(
+        f'gin: {e.msg} ({e.filename or "--gin_param"}, line {e.lineno}): '
+        f'{(e.text or "").strip()}') from None
+  if model_dir is not None:
+    return train_from_bindings(model_dir=model_dir)
+  return train_from_bindings()
+

@@ -17,8 +17,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from enformer_tf import atomic
 from enformer_tf.data import targets as targets_lib
-from enformer_tf.train import checkpointing
 from enformer_tf.train import metrics as metrics_lib
 
 logger = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ def append_curves(results: Mapping[str, HeadEvaluation], output_dir: str,
   Rows of `step` or later already there are dropped first: a run resumed
   from an earlier checkpoint re-evaluates those steps, and the curve must
   hold one row per step and track, the run's latest. The file is rewritten
-  atomically (`checkpointing.write_atomically`): a cut leaves the old curve.
+  atomically (`atomic.write_atomically`): a cut leaves the old curve.
   """
   tf.io.gfile.makedirs(output_dir)
   path = os.path.join(output_dir, 'curves.tsv')
@@ -291,7 +291,7 @@ def append_curves(results: Mapping[str, HeadEvaluation], output_dir: str,
     for i, (name, r, r2) in enumerate(zip(names, result.pearson_r,
                                           result.r2)):
       kept.append(f'{step}\t{head}\t{i}\t{name}\t{r:.6f}\t{r2:.6f}\n')
-  checkpointing.write_atomically(path, CURVES_HEADER + ''.join(kept))
+  atomic.write_atomically(path, CURVES_HEADER + ''.join(kept))
   return path
 
 

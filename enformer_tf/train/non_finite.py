@@ -7,10 +7,10 @@ replica decides the same), and either applies the update or does nothing at
 all. `NonFiniteGuard` is the Python side: it stops training with an error
 naming the step and the head, or (`mode='skip'`) counts the skipped update
 and goes on until too many in a row say the run has diverged. And
-`non_finite_variables` lets a save refuse weights that are no longer finite.
+`check_saveable` lets a save refuse weights that are no longer finite.
 """
 import logging
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -101,6 +101,24 @@ class NonFiniteGuard:
     self.skipped: Dict[str, int] = {}
     self._in_a_row: Dict[str, int] = {}
 
+  def applied_losses(self, results: Mapping[str, Tuple], step: int,
+                     latest_checkpoint: Optional[str]) -> Dict[str, float]:
+    """`check`s each update of a global step; the losses of those applied.
+
+    Args:
+      results: organism -> (loss, gradient norm, applied), as the train
+        step returns them.
+      step: the global step.
+      latest_checkpoint: named in the error.
+    """
+    losses = {}
+    for head, (loss, gradient_norm, applied) in results.items():
+      self.check(head, bool(applied), float(loss), float(gradient_norm), step,
+                 latest_checkpoint)
+      if bool(applied):
+        losses[head] = float(loss)
+    return losses
+
   def check(self, head: str, applied: bool, loss: float,
             gradient_norm: float, step: int,
             latest_checkpoint: Optional[str]):
@@ -145,3 +163,20 @@ def non_finite_variables(variables: Sequence[tf.Variable]) -> List[str]:
         tf.reduce_all(tf.math.is_finite(variable))):
       bad.append(variable.name)
   return bad
+
+
+def check_saveable(variables: Sequence[tf.Variable], step: int,
+                   latest_checkpoint: Optional[str]):
+  """Raises `NonFiniteLossError` if a variable holds a NaN or an infinity.
+
+  Called before a checkpoint of global `step` is written, so that weights
+  that are no longer finite are never saved.
+  """
+  bad = non_finite_variables(variables)
+  if bad:
+    names = ', '.join(bad[:3]) + (', ...' if len(bad) > 3 else '')
+    raise NonFiniteLossError(
+        f'After global step {step}, {len(bad)} variables hold NaN or '
+        f'infinite values ({names}); no checkpoint was written (latest '
+        f'checkpoint: {latest_checkpoint or "none"}). Lower the learning '
+        'rate.')

@@ -17,8 +17,8 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
   `step` counts global training steps from 0, so the first update uses a
   learning rate of 0, as in the reference notebook. With `model.fit` the
   optimizer calls the schedule with its own update count; the custom loop
-  (`enformer_tf.train.loop`) calls it with the global step, which covers one
-  update per organism.
+  (`enformer_tf.train.Trainer`) calls it with the global step, which covers
+  one update per organism.
 
   Args:
     peak_learning_rate: the constant rate after warmup (5e-4).

@@ -105,3 +105,10 @@ def task_index(strategy: tf.distribute.Strategy) -> int:
   if resolver is None or resolver.task_id is None:
     return 0
   return int(resolver.task_id)
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
+  """True if the strategy's cluster has more than one task."""
+  resolver = strategy.cluster_resolver
+  cluster = resolver.cluster_spec().as_dict() if resolver else {}
+  return sum(len(tasks) for tasks in cluster.values()) > 1

@@ -1,9 +1,9 @@
-"""The training loop: one strategy-aware `train_step`, checkpoints, summaries.
+"""The multi-organism `Trainer`: one strategy-aware train step, checkpoints.
 
 REFERENCE §5 (`enformer-training.ipynb`): each global step does one update
 per organism in turn (human, then mouse), each with only its own head's
 Poisson loss; Adam with the learning rate warmed up linearly and the global
-gradient norm clipped at 0.2.
+gradient norm clipped at 0.2 (`optimizer.adam`).
 
 Everything runs through a `tf.distribute.Strategy` (the default strategy when
 none is given): datasets are batched to the *global* batch and distributed
@@ -22,171 +22,43 @@ Faults the loop survives (tests/reliability/):
   and training stops (`NonFiniteLossError`) or, with `non_finite='skip'`,
   goes on and counts it (`non_finite`). Weights that are not finite are
   never saved.
-- Corrupt TFRecords: the error names the file and the step; with
-  `basenji_datasets(skip_corrupt=True)` the files are skipped and counted in
-  `Trainer.read_reports`.
+- Corrupt TFRecords: the error names the file and the step
+  (`op_errors.at_step`); with `basenji_datasets(skip_corrupt=True)` the
+  files are skipped and counted in `Trainer.read_reports`.
 
-Two ways to train:
-- `Trainer` / `train` (this module): the multi-organism recipe.
-- `model.fit` (`compile_for_fit`, `fit_dataset`): one organism per dataset;
-  Keras computes the loss only for the heads given in `loss`.
+Two ways to train: this `Trainer` (the multi-organism recipe; `run.py` has
+the functions that train and evaluate with it), or `model.fit` (`fit.py`:
+one organism per dataset).
 """
 import logging
 import os
-import re
-import time
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Callable, Dict, Iterator, Mapping, Optional, Sequence, Union
 
 import gin
 import tensorflow as tf
 import tf_keras as keras
 import tqdm
-from tensorflow.core.framework import summary_pb2
 
+from enformer_tf.atomic import write_atomically
 from enformer_tf.constants import OPERATIVE_CONFIG
 from enformer_tf.train import augment as augment_lib
 from enformer_tf.train import checkpointing
+from enformer_tf.train import datasets as datasets_lib
 from enformer_tf.train import evaluate as evaluate_lib
 from enformer_tf.train import head_bias as head_bias_lib
 from enformer_tf.train import interrupt
-from enformer_tf.train import losses as losses_lib
-from enformer_tf.train import metrics as metrics_lib
 from enformer_tf.train import non_finite as non_finite_lib
+from enformer_tf.train import op_errors
+from enformer_tf.train import optimizer as optimizer_lib
 from enformer_tf.train import schedules
+from enformer_tf.train import step as step_lib
 from enformer_tf.train import strategy as strategy_lib
+from enformer_tf.train import summaries
 
 logger = logging.getLogger(__name__)
 
-GLOBAL_CLIPNORM = 0.2
-ADAM_EPSILON = 1e-8  # Sonnet's Adam, which the reference trains with.
-DataSource = Union[Mapping[str, tf.data.Dataset],
-                   Callable[[], Mapping[str, tf.data.Dataset]]]
-LearningRate = Union[float, keras.optimizers.schedules.LearningRateSchedule]
-RESUME_DATA = ('skip', 'restart')
 NonFiniteLossError = non_finite_lib.NonFiniteLossError
 TrainingInterrupted = interrupt.TrainingInterrupted
-
-
-class OrganismDatasets(dict):
-  """organism -> dataset, with the read reports of datasets that have them.
-
-  What `config.basenji_datasets` returns: with `skip_corrupt=True` each
-  dataset skips corrupt TFRecord files and counts them in its
-  `basenji.ReadReport`; the `Trainer` collects those reports
-  (`Trainer.read_reports`) and logs them.
-  """
-
-  def __init__(self, datasets: Mapping[str, tf.data.Dataset],
-               read_reports: Optional[Mapping[str, object]] = None):
-    super().__init__(datasets)
-    self.read_reports = dict(read_reports or {})
-
-
-def adam(learning_rate: LearningRate = schedules.PEAK_LEARNING_RATE
-         ) -> keras.optimizers.Optimizer:
-  """Adam with the recipe's global gradient-norm clipping (0.2)."""
-  return keras.optimizers.Adam(learning_rate=learning_rate,
-                               epsilon=ADAM_EPSILON,
-                               global_clipnorm=GLOBAL_CLIPNORM)
-
-
-def scalar_summary(name: str, value, step: int):
-  """`tf.summary.scalar` without needing the tensorboard package installed.
-
-  Writes the same record (a float32 scalar tagged for TensorBoard's scalars
-  plugin) to the default summary writer.
-  """
-  metadata = summary_pb2.SummaryMetadata(
-      plugin_data=summary_pb2.SummaryMetadata.PluginData(
-          plugin_name='scalars'),
-      data_class=summary_pb2.DATA_CLASS_SCALAR)
-  return tf.summary.write(name, tf.cast(value, tf.float32), step=step,
-                          metadata=metadata)
-
-
-def _resolve_data(data: Optional[DataSource]) -> Optional[Mapping]:
-  if data is None:
-    return None
-  if callable(data):
-    data = data()
-  if not isinstance(data, Mapping) or not data:
-    raise ValueError('Expected a non-empty mapping organism -> tf.data.Dataset '
-                     f'(or a callable returning one), got {data!r}.')
-  return data
-
-
-def _clean_message(message: str) -> str:
-  """A TensorFlow runtime error message on one line, without graph noise.
-
-  An `Assert` from the input pipeline (a corrupt TFRecord file, a record of
-  the wrong size) carries a message written for people: that is kept
-  alone. Otherwise the "Graph execution error", node stack traces, function
-  names and op names are dropped.
-  """
-  assertion = re.search(r'assertion failed: \[(.*?)\]\s*(?:\n|$)', message,
-                        flags=re.S)
-  if assertion:
-    message = assertion.group(1)
-  else:
-    lines = [line for line in message.splitlines()
-             if line.strip() and not line.startswith((' ', '\t'))
-             and not line.startswith('Detected at node')
-             and line.strip() != '<stack traces unavailable>']
-    message = re.sub(r'^Graph execution error:', '', ' '.join(lines))
-  message = re.sub(r'\{\{function_node [^}]*\}\}', '', message)
-  message = re.sub(r'\[\[[^\]]*\]\]|\[Op:[^\]]*\]', '', message)
-  # Assert prints its string data with quotes escaped.
-  return ' '.join(message.replace("\\'", "'").split())
-
-
-def _is_multi_worker(strategy: tf.distribute.Strategy) -> bool:
-  resolver = strategy.cluster_resolver
-  cluster = resolver.cluster_spec().as_dict() if resolver else {}
-  return sum(len(tasks) for tasks in cluster.values()) > 1
-
-
-def _check_datasets(datasets: Mapping[str, tf.data.Dataset],
-                    model: keras.Model, what: str):
-  """Checks keys, element structure and track counts against the model."""
-  model_heads = getattr(model, 'heads', None)
-  for head, dataset in datasets.items():
-    if model_heads is not None and head not in model_heads:
-      raise ValueError(f'The {what} data has organism {head!r}, but the model '
-                       f'has heads {sorted(model_heads)}.')
-    spec = dataset.element_spec
-    if not isinstance(spec, Mapping) or not {'sequence', 'target'} <= set(spec):
-      raise ValueError(
-          f'The {head} {what} dataset must yield unbatched dicts with keys '
-          f"'sequence' [L, 4] and 'target' [T, N], got element_spec {spec}.")
-    sequence, target = spec['sequence'].shape, spec['target'].shape
-    if sequence.rank != 2 or sequence[-1] != 4 or target.rank != 2:
-      raise ValueError(
-          f'The {head} {what} dataset must yield unbatched examples '
-          f'(sequence [L, 4], target [T, N]); got sequence {sequence} and '
-          f'target {target}. Do not batch it: the trainer batches to the '
-          'global batch size.')
-    if model_heads is not None and target[-1] not in (None, model_heads[head]):
-      raise ValueError(
-          f'The {head} {what} targets have {target[-1]} tracks but the '
-          f'model\'s {head} head has {model_heads[head]}.')
-
-
-def dropout_generators(model: keras.Model) -> List[tf.random.Generator]:
-  """The `tf.random.Generator`s behind the model's dropout layers, in order.
-
-  They exist when `keras.backend.experimental.enable_tf_random_generator()`
-  was called before the model was built (`Trainer(deterministic=True)` does).
-  tf_keras keeps them in each layer's `_random_generator` but leaves them
-  out of checkpoints; the trainer saves them so that a resumed run draws the
-  same dropout masks as an uninterrupted one.
-  """
-  generators = []
-  for layer in model.submodules:
-    generator = getattr(getattr(layer, '_random_generator', None),
-                        '_generator', None)
-    if isinstance(generator, tf.random.Generator):
-      generators.append(generator)
-  return generators
 
 
 class Trainer:
@@ -252,16 +124,17 @@ class Trainer:
 
   def __init__(self,
                model: Callable[[], keras.Model],
-               train_data: DataSource,
+               train_data: datasets_lib.DataSource,
                model_dir: str,
                batch_size: int = 64,
-               optimizer: Callable[..., keras.optimizers.Optimizer] = adam,
-               learning_rate: Optional[LearningRate] = None,
+               optimizer: Callable[..., keras.optimizers.Optimizer] = (
+                   optimizer_lib.adam),
+               learning_rate: Optional[optimizer_lib.LearningRate] = None,
                strategy: Union[str, tf.distribute.Strategy, None] = None,
                max_shift: int = augment_lib.MAX_SHIFT,
                reverse_complement: bool = True,
                strand_pairs: Optional[Mapping[str, Sequence[int]]] = None,
-               eval_data: Optional[DataSource] = None,
+               eval_data: Optional[datasets_lib.DataSource] = None,
                eval_every: int = 0,
                eval_steps: Optional[int] = None,
                track_names: Optional[evaluate_lib.TrackNames] = None,
@@ -289,8 +162,9 @@ class Trainer:
       raise ValueError(f'head_bias_init must be one of '
                        f'{head_bias_lib.HEAD_BIAS_INITS}, got '
                        f'{head_bias_init!r}.')
-    if resume_data not in RESUME_DATA:
-      raise ValueError(f'resume_data must be one of {RESUME_DATA}, got '
+    if resume_data not in datasets_lib.RESUME_DATA:
+      raise ValueError(f'resume_data must be one of '
+                       f'{datasets_lib.RESUME_DATA}, got '
                        f'{resume_data!r}.')
     self._guard = non_finite_lib.NonFiniteGuard(non_finite,
                                                 max_consecutive_skips)
@@ -332,8 +206,8 @@ class Trainer:
     if seed is not None:
       keras.utils.set_random_seed(seed)
 
-    train_data = _resolve_data(train_data)
-    eval_data = _resolve_data(eval_data)
+    train_data = datasets_lib.resolve_data(train_data)
+    eval_data = datasets_lib.resolve_data(eval_data)
     # Reports of datasets that skip corrupt files ('train/human', ...).
     self.read_reports = {
         f'{split}/{organism}': report
@@ -343,15 +217,15 @@ class Trainer:
     self.eval_data = dict(eval_data) if eval_data else None
     with self.strategy.scope():
       self.model = model()
-      _check_datasets(self.train_data, self.model, 'training')
+      datasets_lib.check_datasets(self.train_data, self.model, 'training')
       if self.eval_data:
-        _check_datasets(self.eval_data, self.model, 'evaluation')
+        datasets_lib.check_datasets(self.eval_data, self.model, 'evaluation')
       heads = list(getattr(self.model, 'heads', self.train_data))
       self.heads = [h for h in heads if h in self.train_data]
       length = self.train_data[self.heads[0]].element_spec['sequence'].shape[0]
       self.model.build(tf.TensorShape([None, length, 4]))
-      self.optimizer = optimizer(
-          learning_rate=float(self._learning_rate_at(0)))
+      self.optimizer = optimizer(learning_rate=float(
+          step_lib.learning_rate_at(self.learning_rate, 0)))
       if not isinstance(self.optimizer, keras.optimizers.Optimizer):
         raise TypeError(
             'optimizer must make a tf_keras optimizer (keras.optimizers.'
@@ -363,7 +237,7 @@ class Trainer:
                               name='global_step')
       self.checkpoint = tf.train.Checkpoint(
           step=self.step, model=self.model, optimizer=self.optimizer,
-          dropout_generators=dropout_generators(self.model))
+          dropout_generators=checkpointing.dropout_generators(self.model))
     if not self._restore() and head_bias_init == 'target_mean':
       # A fresh run only: a restored checkpoint has its own biases.
       head_bias_lib.initialise_head_biases(
@@ -374,16 +248,13 @@ class Trainer:
         self.checkpoint, self._write_dir, max_to_keep=max_checkpoints,
         step_counter=self.step, checkpoint_name='ckpt')
     self.evaluator = evaluate_lib.Evaluator(self.model, self.strategy)
-    self._train_step_fn = tf.function(self._train_step)
+    self._train_step_fn = tf.function(step_lib.TrainStep(
+        self.model, self.optimizer, self.strategy, self.heads,
+        self.batch_size, self.learning_rate, self.step).__call__)
     if self.is_chief:
       self._save_operative_config()
 
   # -- Setup ------------------------------------------------------------------
-
-  def _learning_rate_at(self, step) -> float:
-    if callable(self.learning_rate):
-      return self.learning_rate(step)
-    return self.learning_rate
 
   def _restore(self):
     restored = checkpointing.restore_newest_readable(
@@ -396,73 +267,52 @@ class Trainer:
     tf.io.gfile.makedirs(self.model_dir)
     config = gin.operative_config_str()
     if config:
-      checkpointing.write_atomically(
-          os.path.join(self.model_dir, OPERATIVE_CONFIG), config)
+      write_atomically(os.path.join(self.model_dir, OPERATIVE_CONFIG), config)
 
-  def _dataset(self, head: str, start_step: int) -> tf.data.Dataset:
-    """Repeated, augmented, globally batched stream of one organism."""
-    dataset = self.train_data[head].repeat()
-    consumed = start_step * self.batch_size
-    if self.resume_data == 'skip' and consumed:
-      dataset = dataset.skip(consumed)
-    if self.max_shift or self.reverse_complement:
-      dataset = augment_lib.augment_dataset(
-          dataset, seed=(self.seed or 0) * 1_000_003 + self.heads.index(head),
-          start_index=consumed, max_shift=self.max_shift,
-          reverse_complement_prob=0.5 if self.reverse_complement else 0.0,
-          strand_pair=self.strand_pairs.get(head))
-    dataset = dataset.batch(self.batch_size, drop_remainder=True)
-    options = tf.data.Options()
-    options.deterministic = True
-    # Every worker builds the same global stream and keeps its share of each
-    # batch, so n workers see exactly the batches one worker would.
-    options.experimental_distribute.auto_shard_policy = (
-        tf.data.experimental.AutoShardPolicy.DATA)
-    return dataset.prefetch(tf.data.AUTOTUNE).with_options(options)
+  # -- What the train step reads and does ------------------------------------
 
-  # -- The train step ---------------------------------------------------------
+  def training_stream(self, head: str, start_step: int = 0
+                      ) -> tf.data.Dataset:
+    """The repeated, augmented, globally batched stream of one organism.
 
-  def _head_update(self, batch, head: str):
-    """One organism's update on this replica's share of the global batch.
+    What `train` distributes and feeds its step, from `start_step` on
+    (`datasets.training_stream`): with `resume_data='skip'` the examples of
+    the steps before are skipped, and the augmentation of each example is
+    the same however the stream was restarted.
 
-    Returns:
-      (global loss, global gradient norm, whether the update was applied),
-      the same on every replica.
+    Args:
+      head: an organism of `heads`.
+      start_step: the global step the stream starts at.
     """
-    with tf.GradientTape() as tape:
-      prediction = evaluate_lib.predict_head(
-          self.model, batch['sequence'], head, training=True)  # [b, T, N]
-      per_example = losses_lib.poisson_nll(batch['target'], prediction)  # [b]
-      loss = tf.nn.compute_average_loss(
-          per_example, global_batch_size=self.batch_size)
-      if self.model.losses:
-        loss += tf.nn.scale_regularization_loss(tf.add_n(self.model.losses))
-    variables = self.model.trainable_variables
-    gradients = tape.gradient(loss, variables)
-    # The other organisms' heads get no gradient from this loss.
-    return non_finite_lib.apply_gradients_if_finite(
-        self.optimizer, loss,
-        [(g, v) for g, v in zip(gradients, variables) if g is not None])
+    return datasets_lib.training_stream(
+        self.train_data[head], self.batch_size, start_step=start_step,
+        resume_data=self.resume_data,
+        seed=(self.seed or 0) * 1_000_003 + self.heads.index(head),
+        max_shift=self.max_shift, reverse_complement=self.reverse_complement,
+        strand_pair=self.strand_pairs.get(head))
 
-  def _train_step(self, iterators):
-    """One global step: an update per organism, in order. Cross-replica.
+  def distributed_iterators(self, start_step: int = 0
+                            ) -> Dict[str, Iterator]:
+    """organism -> iterator over its distributed `training_stream`.
 
-    Returns:
-      (organism -> (loss, gradient norm, applied), learning rate).
+    The argument of the `train_step_function`.
     """
-    learning_rate = tf.cast(self._learning_rate_at(self.step), tf.float32)
-    self.optimizer.learning_rate.assign(learning_rate)
-    results = {}
-    for head in self.heads:
-      batch = next(iterators[head])
-      replica_results = self.strategy.run(
-          lambda batch, head=head: self._head_update(batch, head),
-          args=(batch,))
-      # All-reduced in the replica function: any replica's copy will do.
-      results[head] = tuple(self.strategy.experimental_local_results(value)[0]
-                            for value in replica_results)
-    self.step.assign_add(1)
-    return results, learning_rate
+    return {head: iter(self.strategy.experimental_distribute_dataset(
+        self.training_stream(head, start_step))) for head in self.heads}
+
+  def train_step_function(self) -> Callable:
+    """The compiled global train step that `train` runs (`step.TrainStep`).
+
+    `step_fn(iterators)` takes the next batch of each organism from
+    `iterators` (organism -> iterator over distributed batches, e.g.
+    `distributed_iterators()`), applies one update per organism in the
+    order of `heads`, increments `step` and returns `(organism -> (loss,
+    gradient norm, applied), learning rate)`. An update whose loss or
+    gradient norm is not finite is not applied; unlike `train`, calling
+    the function directly neither stops on that nor checkpoints, writes
+    summaries or evaluates: it is the step alone (for benchmarks).
+    """
+    return self._train_step_fn
 
   # -- The loop ---------------------------------------------------------------
 
@@ -486,57 +336,32 @@ class Trainer:
       logger.info('Step %d already reached %d; nothing to train.', start,
                   num_steps)
       return {}
-    iterators = {
-        head: iter(self.strategy.experimental_distribute_dataset(
-            self._dataset(head, start)))
-        for head in self.heads}
+    iterators = self.distributed_iterators(start)
     writer = (tf.summary.create_file_writer(
         os.path.join(self.model_dir, 'train')) if self.is_chief
               else tf.summary.create_noop_writer())
-    sums = {head: 0.0 for head in self.heads}
-    counts = {head: 0 for head in self.heads}
+    scalars = summaries.TrainingScalars(self.heads)
     means = {}
-    count, interval_start = 0, time.time()
     bar = tqdm.tqdm(total=num_steps, initial=start, unit='step',
                     dynamic_ncols=True, desc='train',
                     disable=not (self.progress and self.is_chief))
     # A save needs every worker, so one worker cannot stop on its own.
     signals = interrupt.StopSignals(
-        enabled=self.handle_signals and not _is_multi_worker(self.strategy))
+        enabled=self.handle_signals and not strategy_lib.is_multi_worker(
+            self.strategy))
     logger.info('Training from step %d to %d.', start, num_steps)
     try:
       with writer.as_default(), signals:
         for step in range(start + 1, num_steps + 1):
           results, learning_rate = self._run_step(iterators, step)
-          values = {}
-          for head, (loss, gradient_norm, applied) in results.items():
-            self._guard.check(head, bool(applied), float(loss),
-                              float(gradient_norm), step,
-                              self._latest_checkpoint())
-            if bool(applied):
-              values[head] = float(loss)
-          for head, value in values.items():
-            sums[head] += value
-            counts[head] += 1
-          count += 1
+          values = self._guard.applied_losses(results, step,
+                                              self._latest_checkpoint())
+          scalars.add(values)
           bar.update(1)
           bar.set_postfix({**{h: f'{v:.4f}' for h, v in values.items()},
                            'lr': f'{float(learning_rate):.2e}'}, refresh=False)
           if step % self.summary_every == 0 or step == num_steps:
-            means = {head: sums[head] / counts[head] for head in self.heads
-                     if counts[head]}
-            elapsed = time.time() - interval_start
-            for head, mean in means.items():
-              scalar_summary(f'loss/{head}', mean, step=step)
-            for head, skipped in self.skipped_updates.items():
-              if skipped:
-                scalar_summary(f'skipped_updates/{head}', skipped, step=step)
-            scalar_summary('learning_rate', learning_rate, step=step)
-            scalar_summary('steps_per_second', count / max(elapsed, 1e-9),
-                           step=step)
-            sums = {head: 0.0 for head in self.heads}
-            counts = {head: 0 for head in self.heads}
-            count, interval_start = 0, time.time()
+            means = scalars.write(step, learning_rate, self.skipped_updates)
           saved = None
           if step % self.checkpoint_every == 0 or step == num_steps:
             saved = self._save()
@@ -555,20 +380,14 @@ class Trainer:
     return means
 
   def _run_step(self, iterators, step: int):
-    """`_train_step_fn`, with the step and checkpoint added to data errors."""
+    """The step function, with the step and checkpoint added to data errors."""
     try:
       return self._train_step_fn(iterators)
     except tf.errors.OpError as error:
-      # pylint: disable-next=unidiomatic-typecheck
-      if type(error) is tf.errors.OpError:
-        raise  # The base class: no error code to rebuild it with.
-      last = self._latest_checkpoint()
-      # Same error type, so callers can still tell DataLoss from OOM.
-      raise type(error)(
-          error.node_def, error.op,
-          f'Training stopped at global step {step}: '
-          f'{_clean_message(error.message)} Nothing from this step was '
-          f'checkpointed (latest checkpoint: {last or "none"}).') from error
+      rebuilt = op_errors.at_step(error, step, self._latest_checkpoint())
+      if rebuilt is error:
+        raise
+      raise rebuilt from error
 
   @property
   def skipped_updates(self) -> Dict[str, int]:
@@ -585,16 +404,9 @@ class Trainer:
 
   def _save(self) -> str:
     """Saves a checkpoint of this step, unless a weight is not finite."""
-    step = int(self.step.numpy())
-    bad = non_finite_lib.non_finite_variables(
-        self.model.variables + self.optimizer.variables)
-    if bad:
-      last = self._latest_checkpoint()
-      names = ', '.join(bad[:3]) + (', ...' if len(bad) > 3 else '')
-      raise NonFiniteLossError(
-          f'After global step {step}, {len(bad)} variables hold NaN or '
-          f'infinite values ({names}); no checkpoint was written (latest '
-          f'checkpoint: {last or "none"}). Lower the learning rate.')
+    non_finite_lib.check_saveable(
+        self.model.variables + self.optimizer.variables,
+        int(self.step.numpy()), self._latest_checkpoint())
     path = self.manager.save(checkpoint_number=self.step)
     if not self.is_chief:
       # Other workers take part in the save (it may need collectives) but
@@ -619,120 +431,8 @@ class Trainer:
         self._eval_writer = tf.summary.create_file_writer(
             os.path.join(self.model_dir, 'eval'))
       with self._eval_writer.as_default():
-        for head, result in results.items():
-          scalar_summary(f'pearson_r/{head}', result.mean_pearson_r, step=step)
-          scalar_summary(f'r2/{head}', result.mean_r2, step=step)
-          # Per track too: a mean over tracks hides a track that stays flat.
-          labels = evaluate_lib.track_labels(names[head])
-          for name, r in zip(labels, result.pearson_r):
-            scalar_summary(f'pearson_r/{head}/{name}', r, step=step)
+        summaries.write_evaluation(results, names, step)
       self._eval_writer.flush()
     self.last_eval = results
     return results
 
-
-def train(model: Callable[[], keras.Model],
-          train_data: DataSource,
-          model_dir: str,
-          num_steps: int,
-          eval_data: Optional[DataSource] = None,
-          **trainer_kwargs) -> Trainer:
-  """Trains (or resumes) to `num_steps`, then evaluates on `eval_data`.
-
-  Args:
-    model: see `Trainer`.
-    train_data: see `Trainer`.
-    model_dir: see `Trainer`.
-    num_steps: the final global step (150,000 in the paper).
-    eval_data: evaluated every `eval_every` steps and at the end.
-    **trainer_kwargs: the other `Trainer` arguments.
-
-  Returns:
-    The `Trainer`; `trainer.model` holds the trained model and
-    `trainer.last_eval` the final evaluation.
-  """
-  return run(lambda: Trainer(model, train_data, model_dir,
-                             eval_data=eval_data, **trainer_kwargs),
-             num_steps)
-
-
-def run(trainer: Union[Trainer, Callable[[], Trainer]],
-        num_steps: int) -> Trainer:
-  """Trains `trainer` to `num_steps`, then evaluates if it has eval data.
-
-  `trainer` may be a zero-argument callable making the `Trainer` (as gin
-  binds it); `num_steps` is checked before it is called.
-  """
-  _check_num_steps(num_steps)
-  if not isinstance(trainer, Trainer):
-    trainer = trainer()
-  trainer.train(int(num_steps))
-  if trainer.eval_data:
-    trainer.evaluate()
-  return trainer
-
-
-def _check_num_steps(num_steps):
-  if int(num_steps) != num_steps or num_steps < 1:
-    raise ValueError(
-        f'num_steps must be a positive integer, got {num_steps!r}.')
-
-
-# -- The model.fit path -------------------------------------------------------
-
-
-def fit_dataset(dataset: tf.data.Dataset, head: str, batch_size: int,
-                augment: bool = False, seed: int = 0,
-                drop_remainder: bool = True) -> tf.data.Dataset:
-  """`{'sequence', 'target'}` examples -> `(sequence, {head: target})` batches.
-
-  The form `model.fit` / `model.evaluate` take for a model compiled with
-  `compile_for_fit`. One dataset feeds one organism: with `fit`, every batch
-  trains the heads named in its targets, so mixed-organism training (one
-  human and one mouse update per step) is the custom loop's job
-  (`Trainer`).
-
-  Args:
-    dataset: unbatched examples.
-    head: the organism whose head the targets belong to.
-    batch_size: global batch size.
-    augment: apply the random shift / reverse complement of `augment`.
-    seed: augmentation seed.
-    drop_remainder: drop a last partial batch (keeps shapes static).
-  """
-  if augment:
-    dataset = augment_lib.augment_dataset(dataset, seed=seed)
-  dataset = dataset.map(lambda example: (example['sequence'],
-                                         {head: example['target']}))
-  return dataset.batch(batch_size, drop_remainder=drop_remainder).prefetch(
-      tf.data.AUTOTUNE)
-
-
-def compile_for_fit(model: keras.Model, heads: Mapping[str, int],
-                    optimizer: Optional[keras.optimizers.Optimizer] = None,
-                    **compile_kwargs) -> keras.Model:
-  """Compiles `model` with the Poisson loss and Pearson R / R² per head.
-
-  Call inside the strategy scope the model was built in; build the model
-  (`model.build((None, L, 4))`) before `fit` under a distribution strategy,
-  since a lazy build inside the replica function traces the synchronised
-  BatchNorm in a nested graph, which `tf.distribute` rejects. Heads missing
-  from `heads` get no loss (Keras warns that they were left out on purpose).
-
-  Args:
-    model: the multi-head model.
-    heads: organism -> number of tracks, for the heads to train.
-    optimizer: defaults to `adam(LinearWarmup())`; with `fit` the schedule
-      sees one update per step.
-    **compile_kwargs: passed to `model.compile`.
-
-  Returns:
-    The compiled model.
-  """
-  model.compile(
-      optimizer=optimizer or adam(schedules.LinearWarmup()),
-      loss={head: losses_lib.PoissonLoss() for head in heads},
-      metrics={head: [metrics_lib.PearsonR(n), metrics_lib.R2(n)]
-               for head, n in heads.items()},
-      **compile_kwargs)
-  return model

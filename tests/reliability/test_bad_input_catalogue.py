@@ -48,7 +48,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf import Enformer
-from enformer_tf.data import basenji, encoding, genome, make_data, targets
+from enformer_tf.data import basenji, encoding, genome, targets
+from enformer_tf.data.bigwig import SUM_STATS
 from enformer_tf.export import saved_model
 from enformer_tf.genomics import intervals
 from enformer_tf import io as models
@@ -476,7 +477,7 @@ def targets_rows() -> List[ApiRow]:
       reading('unknown_sum_stat', TARGETS_HEADER +
               row(0, 'a', 'a.bw', 32, 1, 'median', 'A'), ValueError,
               r"column 'sum_stat': expected one of \['sum', .*got 'median'",
-              sum_stats=make_data.SUM_STATS),
+              sum_stats=SUM_STATS),
       reading('empty_identifier', TARGETS_HEADER +
               row(0, '', 'a.bw', 32, 1, 'sum', 'A'), ValueError,
               r"line 2, column 'identifier': is empty"),
@@ -1345,18 +1346,18 @@ CONTRIB_ROWS: List[CliRow] = [
 
 CLIS = {
     'enformer-make-data': Cli(
-        'enformer_tf.data.make_data',
+        'enformer_tf.cli.make_data',
         lambda w, out: dict(fasta=w.fasta, targets=w.targets, bed=w.bed,
                             out_dir=out, seq_length=512, pool_width=128,
                             quiet=True),
         MAKE_DATA_ROWS),
     'enformer-synthetic': Cli(
-        'enformer_tf.data.synthetic',
+        'enformer_tf.cli.synthetic',
         lambda w, out: dict(out_dir=out, chrom_sizes='50000,40000',
                             organisms='human'),
         SYNTHETIC_ROWS),
     'enformer-export': Cli(
-        'enformer_tf.export.cli',
+        'enformer_tf.cli.export',
         lambda w, out: dict(keras_model=w.model_path, export_dir=out,
                             no_warmup=True),
         EXPORT_ROWS, make_existing=existing_version),
@@ -1365,20 +1366,20 @@ CLIS = {
         lambda w, out: dict(checkpoint=w.foreign_checkpoint, output=out),
         CONVERT_ROWS, output='out.keras', make_existing=existing_file),
     'enformer-predict': Cli(
-        'enformer_tf.genomics.predict_cli',
+        'enformer_tf.cli.predict',
         lambda w, out: dict(model=w.model_path, fasta=w.fasta,
                             region='chr1:512-1024', head='human',
                             out_dir=out, format='bedgraph'),
         PREDICT_ROWS),
     'enformer-train': Cli(
-        'enformer_tf.train.cli',
+        'enformer_tf.cli.train',
         lambda w, out: dict(gin_file='experiments/smoke.gin', model_dir=out),
         TRAIN_ROWS),
     'enformer-score-variants': Cli(
-        'enformer_tf.genomics.score_variants_cli', score_variants_base,
+        'enformer_tf.cli.score_variants', score_variants_base,
         SCORE_VARIANTS_ROWS, output='scores.tsv', make_existing=existing_file),
     'enformer-contrib': Cli(
-        'enformer_tf.genomics.contrib_cli', contrib_base, CONTRIB_ROWS),
+        'enformer_tf.cli.contrib', contrib_base, CONTRIB_ROWS),
 }
 
 
@@ -1491,7 +1492,8 @@ def test_score_variants_skips_bad_records_and_finishes(
 
 def test_predict_failure_while_writing_keeps_the_old_output(
     world, tmp_path, capsys, loaded_once, monkeypatch):
-  from enformer_tf.genomics import predict_cli, track_writers
+  from enformer_tf.cli import predict as predict_cli
+  from enformer_tf.genomics import track_writers
   out = tmp_path / 'out'
   existing_directory(out)
   before = snapshot(tmp_path)

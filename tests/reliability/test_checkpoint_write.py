@@ -13,9 +13,9 @@ import signal
 import numpy as np
 import pytest
 
+from enformer_tf.cli import train as cli
+from enformer_tf.train import Trainer
 from enformer_tf.train import checkpointing
-from enformer_tf.train import cli
-from enformer_tf.train import loop
 from reliability import train_child as child
 
 DATA = 'ckpt-3.data-00000-of-00001'
@@ -23,9 +23,9 @@ DATA = 'ckpt-3.data-00000-of-00001'
 
 def _trainer(model_dir, **kwargs):
   sequence, target = child.random_examples(8, 3)
-  return loop.Trainer(lambda: child.ToyModel(heads={'human': 3}),
-                      {'human': child.dataset(sequence, target)},
-                      str(model_dir), **child.trainer_kwargs(**kwargs))
+  return Trainer(lambda: child.ToyModel(heads={'human': 3}),
+                 {'human': child.dataset(sequence, target)},
+                 str(model_dir), **child.trainer_kwargs(**kwargs))
 
 
 @pytest.fixture(scope='module')
@@ -132,9 +132,9 @@ def test_every_checkpoint_damaged_is_an_error_naming_each(run_dir):
 
 def test_a_checkpoint_of_another_model_is_an_error_not_a_fallback(run_dir):
   with pytest.raises(AssertionError):
-    loop.Trainer(lambda: child.ToyModel(heads={'human': 3, 'mouse': 2}),
-                 {'human': child.dataset(*child.random_examples(8, 3))},
-                 str(run_dir), **child.trainer_kwargs())
+    Trainer(lambda: child.ToyModel(heads={'human': 3, 'mouse': 2}),
+            {'human': child.dataset(*child.random_examples(8, 3))},
+            str(run_dir), **child.trainer_kwargs())
 
 
 def test_killed_between_checkpoint_files_and_state_file(tmp_path, caplog):

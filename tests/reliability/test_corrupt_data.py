@@ -17,9 +17,9 @@ import pytest
 import tensorflow as tf
 
 from enformer_tf.data import basenji
-from enformer_tf.train import cli
+from enformer_tf.cli import train as cli
+from enformer_tf.train import Trainer
 from enformer_tf.train import config
-from enformer_tf.train import loop
 from reliability import train_child as child
 
 NUM_EXAMPLES = 8
@@ -129,7 +129,7 @@ def test_enformer_train_stops_naming_the_file_and_step(tmp_path, capsys,
 def test_trainer_error_keeps_its_type_and_names_the_file(tmp_path,
                                                          damaged_data):
   data_dir, bad = damaged_data
-  trainer = loop.Trainer(
+  trainer = Trainer(
       lambda: child.ToyModel(heads={'human': 3}),
       config.basenji_datasets({'human': data_dir}), str(tmp_path / 'run'),
       **child.trainer_kwargs())
@@ -160,7 +160,7 @@ def test_skip_corrupt_trains_on_and_reports_what_was_lost(
 def test_skip_corrupt_counts_in_the_trainer_read_reports(tmp_path,
                                                          damaged_data):
   data_dir, bad = damaged_data
-  trainer = loop.Trainer(
+  trainer = Trainer(
       lambda: child.ToyModel(heads={'human': 3}),
       config.basenji_datasets({'human': data_dir}, skip_corrupt=True),
       str(tmp_path / 'run'), **child.trainer_kwargs())

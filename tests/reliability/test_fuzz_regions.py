@@ -1,7 +1,7 @@
 """Fuzzing region strings and BED files: genomics.intervals and make-data.
 
 Whatever the text, `intervals.parse_region`, `intervals.as_region`,
-`intervals.read_regions`, `make_data.read_bed` and the BED path of
+`intervals.read_regions`, `data.regions.read_bed` and the BED path of
 `enformer-make-data` give regions that satisfy the documented invariants or
 the documented `ValueError` (`TypeError` for an object that is no region at
 all) with a message naming the input; never another exception. Well-formed
@@ -21,8 +21,10 @@ import hypothesis.strategies as st
 import numpy as np
 import pytest
 
+from enformer_tf.constants import SPLITS
 from enformer_tf.data import genome
 from enformer_tf.data import make_data
+from enformer_tf.data import regions as data_regions
 from enformer_tf.genomics import intervals
 from enformer_tf.genomics.intervals import Region
 
@@ -174,7 +176,7 @@ def test_as_region_of_no_region_is_a_type_error(value):
     intervals.as_region(value)
 
 
-# -- BED files (intervals.read_regions, make_data.read_bed) ----------------------
+# -- BED files (intervals.read_regions, data.regions.read_bed) -------------------
 
 
 @st.composite
@@ -208,8 +210,8 @@ def bed_files(draw):
 def test_read_regions_round_trip(bed_path, bed):
   text, regions = bed
   assert intervals.read_regions(write_text(bed_path, text)) == regions
-  assert make_data.read_bed(bed_path) == [
-      make_data.Region(r.chrom, r.start, r.end, r.name or None)
+  assert data_regions.read_bed(bed_path) == [
+      data_regions.Region(r.chrom, r.start, r.end, r.name or None)
       for r in regions]
 
 
@@ -233,7 +235,7 @@ def read_both(path):
     regions = str(e)
   try:
     bed = [(r.chrom, r.start, r.end, r.split or '')
-           for r in make_data.read_bed(path)]
+           for r in data_regions.read_bed(path)]
   except ValueError as e:
     bed = str(e)
   assert regions == bed
@@ -324,7 +326,7 @@ def bed_lines_over_the_genome(draw):
   `(chrom, start, end, split)` per region line, or None for junk.
   """
   good = draw(st.booleans())
-  splits = draw(st.sampled_from([[None], list(make_data.SPLITS)]))
+  splits = draw(st.sampled_from([[None], list(SPLITS)]))
   lines, texts = [], []
   for _ in range(draw(st.integers(1, 5))):
     if not good and draw(st.integers(0, 4)) == 0:
@@ -360,13 +362,13 @@ def good_lines(lines):
     return None
   has_split = any(split is not None for *_, split in lines)
   return all(chrom in CHROMS and 0 <= start < end <= CHROMS[chrom] and
-             (split in make_data.SPLITS or not has_split)
+             (split in SPLITS or not has_split)
              for chrom, start, end, split in lines)
 
 
 def expected_regions(lines):
   has_split = any(split is not None for *_, split in lines)
-  return [genome.resize_interval(make_data.Region(
+  return [genome.resize_interval(data_regions.Region(
       chrom, start, end, split if has_split else None), SEQ_LENGTH)
           for chrom, start, end, split in lines]
 
@@ -377,7 +379,7 @@ def test_make_data_bed_regions(fasta, bed_path, bed):
   text, lines = bed
   path = write_text(bed_path, text)
   try:
-    regions = make_data._regions(  # pylint: disable=protected-access
+    regions = data_regions.load_regions(
         fasta, bed=path, tile=False, stride=None, chroms=None,
         seq_length=SEQ_LENGTH, split_column=True)
   except ValueError as e:
@@ -393,7 +395,7 @@ def test_make_data_bed_regions(fasta, bed_path, bed):
     assert region.chrom in CHROMS
     assert type(region.start) is int and type(region.end) is int
     assert region.end - region.start == SEQ_LENGTH
-    assert region.split in (None, *make_data.SPLITS)
+    assert region.split in (None, *SPLITS)
 
 
 _run_numbers = itertools.count()
@@ -425,5 +427,5 @@ def test_make_data_runs_on_any_bed(genome_dir, tmp_path_factory, bed):
   regions = expected_regions(lines)
   regions = [r._replace(split=r.split or 'train') for r in regions]
   assert written == [f'{r.chrom}\t{r.start}\t{r.end}\t{r.split}'
-                     for split in make_data.SPLITS
+                     for split in SPLITS
                      for r in regions if r.split == split]

@@ -20,9 +20,9 @@ import signal
 import numpy as np
 import pytest
 
-from enformer_tf.train import cli
+from enformer_tf.cli import train as cli
+from enformer_tf.train import Trainer
 from enformer_tf.train import interrupt
-from enformer_tf.train import loop
 from reliability import train_child as child
 
 NUM_STEPS = 6
@@ -121,7 +121,7 @@ def test_stop_signal_checkpoints_the_step_and_exits(tmp_path, signal_number):
 
 def _toy_trainer(model_dir, on_train_call, **kwargs):
   sequence, target = child.random_examples(8, 3)
-  return loop.Trainer(
+  return Trainer(
       lambda: child.ToyModel(heads={'human': 3}, on_train_call=on_train_call),
       {'human': child.dataset(sequence, target)}, str(model_dir),
       **child.trainer_kwargs(**kwargs))
@@ -140,7 +140,7 @@ def test_signal_in_a_step_saves_that_step_then_raises(tmp_path):
   # SIGTERM arrives during step 3's forward pass; no periodic checkpoint.
   trainer = _toy_trainer(tmp_path, _signal_at(3, signal.SIGTERM),
                          checkpoint_every=100)
-  with pytest.raises(loop.TrainingInterrupted) as stop:
+  with pytest.raises(interrupt.TrainingInterrupted) as stop:
     trainer.train(10)
 
   assert (stop.value.signal_number, stop.value.step) == (signal.SIGTERM, 3)
@@ -163,7 +163,7 @@ def test_a_second_signal_gets_the_previous_behaviour():
         signal.raise_signal(signal.SIGINT)
         assert signals.received == signal.SIGINT  # Noted, not raised.
         signal.raise_signal(signal.SIGINT)
-    assert not isinstance(stop.value, loop.TrainingInterrupted)
+    assert not isinstance(stop.value, interrupt.TrainingInterrupted)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
   finally:
     signal.signal(signal.SIGINT, outer)

@@ -12,8 +12,9 @@ import os
 import numpy as np
 import pytest
 
-from enformer_tf.train import cli
-from enformer_tf.train import loop
+from enformer_tf.cli import train as cli
+from enformer_tf.train import NonFiniteLossError
+from enformer_tf.train import Trainer
 from enformer_tf.train import strategy as strategy_lib
 from reliability import train_child as child
 
@@ -26,9 +27,9 @@ def _trainer(model_dir, targets, strategy=None, heads=None, **kwargs):
     sequence, _ = child.random_examples(len(target), target.shape[-1],
                                         seed=10 + i)
     data[head] = child.dataset(sequence, target)
-  return loop.Trainer(lambda: child.ToyModel(heads=heads), data,
-                      str(model_dir), strategy=strategy,
-                      **child.trainer_kwargs(**kwargs))
+  return Trainer(lambda: child.ToyModel(heads=heads), data,
+                 str(model_dir), strategy=strategy,
+                 **child.trainer_kwargs(**kwargs))
 
 
 def _targets(num_examples, num_tracks, seed=0):
@@ -44,7 +45,7 @@ def test_nan_loss_stops_before_the_update_naming_step_and_head(tmp_path):
   mouse = _targets(8, 2, seed=1)
   mouse[4] = np.nan  # The mouse batch of global step 3 (batches of 2).
   trainer = _trainer(tmp_path, {'human': human, 'mouse': mouse})
-  with pytest.raises(loop.NonFiniteLossError,
+  with pytest.raises(NonFiniteLossError,
                      match=r'The mouse loss is nan at global step 3; the '
                            r'update was not applied.*latest checkpoint: '
                            r'.*ckpt-2\)'):
@@ -71,7 +72,7 @@ def test_overflowing_gradient_with_finite_loss_stops(tmp_path):
   # gradient's squared norm does not.
   human[2] = 1e37
   trainer = _trainer(tmp_path, {'human': human})
-  with pytest.raises(loop.NonFiniteLossError,
+  with pytest.raises(NonFiniteLossError,
                      match=r'The human gradient norm is (inf|nan) \(loss '
                            r'[0-9.e+]+\) at global step 2'):
     trainer.train(3)
@@ -132,7 +133,7 @@ def test_skipping_every_update_stops_after_max_consecutive_skips(tmp_path):
   human[2:] = np.nan  # Every step from 2 on.
   trainer = _trainer(tmp_path, {'human': human}, non_finite='skip',
                      max_consecutive_skips=3)
-  with pytest.raises(loop.NonFiniteLossError,
+  with pytest.raises(NonFiniteLossError,
                      match=r'human loss is nan at global step 4; 3 human '
                            r'updates in a row were skipped'):
     trainer.train(10)
@@ -146,7 +147,7 @@ def test_weights_that_turn_non_finite_are_never_saved(tmp_path):
   # the step's loss and gradients were finite, so only the save can catch it.
   trainer = _trainer(tmp_path, {'human': _targets(8, 3)},
                      learning_rate=float('inf'))
-  with pytest.raises(loop.NonFiniteLossError,
+  with pytest.raises(NonFiniteLossError,
                      match=r'After global step 1, \d+ variables hold NaN or '
                            r'infinite values .*no checkpoint was written '
                            r'\(latest checkpoint: none\)'):

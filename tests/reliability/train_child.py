@@ -239,7 +239,7 @@ def train_args(model_dir: str, num_steps: int, checkpoint_every: int = 1,
 
 def start_training(args: Sequence[str], log_path: str, toy: bool = False,
                    crash_in_save: Optional[int] = None) -> subprocess.Popen:
-  """Starts `python -m enformer_tf.train.cli ARGS` or, for the toy model or
+  """Starts `python -m enformer_tf.cli.train ARGS` or, for the toy model or
   a crash in a save, this script.
 
   stdout and stderr go to `log_path` (a file, so that the child never
@@ -251,7 +251,7 @@ def start_training(args: Sequence[str], log_path: str, toy: bool = False,
   elif toy:
     command = [sys.executable, os.path.abspath(__file__), 'cli', *args]
   else:
-    command = [sys.executable, '-m', 'enformer_tf.train.cli', *args]
+    command = [sys.executable, '-m', 'enformer_tf.cli.train', *args]
   log = open(log_path, 'w')  # pylint: disable=consider-using-with
   try:
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
@@ -337,7 +337,8 @@ def main(argv: Sequence[str]) -> int:
   elif mode != 'cli':
     raise SystemExit(f'unknown mode {mode!r}')
   register_gin()
-  from enformer_tf.train import cli  # pylint: disable=g-import-not-at-top
+  # pylint: disable-next=g-import-not-at-top
+  from enformer_tf.cli import train as cli
   return cli.main(args)
 
 

@@ -1,4 +1,4 @@
-"""Training runs that need a fresh process (for test_loop, test_distributed).
+"""Training runs that need a fresh process (for test_trainer, test_distributed).
 
 Op determinism is process-wide and irreversible, and MultiWorkerMirroredStrategy
 must be created before TensorFlow initialises its devices, so these runs happen
@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from enformer_tf import Enformer  # noqa: E402
-from enformer_tf.train import loop  # noqa: E402
+from enformer_tf.train import Trainer, train_and_evaluate  # noqa: E402
 
 HEADS = {'human': 3, 'mouse': 2}
 
@@ -49,11 +49,12 @@ def resume(work_dir: str, out: str):
   kwargs = dict(batch_size=2, deterministic=True, seed=3, checkpoint_every=1,
                 summary_every=1, progress=False, learning_rate=1e-3)
   # Default dropout rates: the dropout generators' state must be restored too.
-  full = loop.train(_model, _datasets, os.path.join(work_dir, 'full'),
-                    num_steps=4, **kwargs)
+  full = train_and_evaluate(_model, _datasets,
+                            os.path.join(work_dir, 'full'), num_steps=4,
+                            **kwargs)
   stopped = os.path.join(work_dir, 'stopped')
-  loop.train(_model, _datasets, stopped, num_steps=2, **kwargs)
-  resumed = loop.Trainer(_model, _datasets, stopped, **kwargs)
+  train_and_evaluate(_model, _datasets, stopped, num_steps=2, **kwargs)
+  resumed = Trainer(_model, _datasets, stopped, **kwargs)
   start = int(resumed.step.numpy())
   resumed.train(4)
   np.savez(out, start=start, steps=int(resumed.step.numpy()),
@@ -68,10 +69,10 @@ def multi_worker(model_dir: str, out: str):
                             attention_dropout_rate=0.0,
                             positional_dropout_rate=0.0,
                             final_dropout_rate=0.0)
-  trainer = loop.train(model, _datasets, model_dir, num_steps=2,
-                       batch_size=2, strategy='multi_worker', seed=0,
-                       checkpoint_every=1, progress=False,
-                       learning_rate=1e-3, eval_data=_datasets)
+  trainer = train_and_evaluate(model, _datasets, model_dir, num_steps=2,
+                               batch_size=2, strategy='multi_worker', seed=0,
+                               checkpoint_every=1, progress=False,
+                               learning_rate=1e-3, eval_data=_datasets)
   np.savez(out, chief=trainer.is_chief,
            replicas=trainer.strategy.num_replicas_in_sync,
            pearson_r=trainer.last_eval['human'].pearson_r,

@@ -11,7 +11,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.train import evaluate
-from enformer_tf.train import loop
+from enformer_tf.train import train_and_evaluate
 from enformer_tf.train import strategy as strategy_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -73,9 +73,10 @@ def _train(tmp_path, name, factory, datasets, strategy):
   # Plain SGD: an update is the gradient itself, so a wrongly scaled loss
   # shows (Adam would normalise it away) and no gradient is mere round-off
   # amplified.
-  return loop.train(factory, datasets, str(tmp_path / name), num_steps=2,
-                    batch_size=2, strategy=strategy, optimizer=_sgd,
-                    learning_rate=0.01, seed=0, progress=False)
+  return train_and_evaluate(factory, datasets, str(tmp_path / name),
+                            num_steps=2, batch_size=2, strategy=strategy,
+                            optimizer=_sgd, learning_rate=0.01, seed=0,
+                            progress=False)
 
 
 @pytest.fixture(scope='module')

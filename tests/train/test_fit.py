@@ -5,7 +5,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.train import evaluate
-from enformer_tf.train import loop
+from enformer_tf.train import fit
 from enformer_tf.train import losses
 from enformer_tf.train import metrics
 from enformer_tf.train import schedules
@@ -13,24 +13,24 @@ from enformer_tf.train import schedules
 
 def test_fit_dataset_form(make_datasets):
   data = make_datasets(5)['mouse']
-  batches = list(loop.fit_dataset(data, 'mouse', batch_size=2))
+  batches = list(fit.fit_dataset(data, 'mouse', batch_size=2))
   assert len(batches) == 2  # The partial batch is dropped.
   sequence, targets = batches[0]
   assert sequence.shape == (2, 1024, 4)
   assert list(targets) == ['mouse'] and targets['mouse'].shape == (2, 4, 2)
-  augmented = next(iter(loop.fit_dataset(data, 'mouse', 2, augment=True)))
+  augmented = next(iter(fit.fit_dataset(data, 'mouse', 2, augment=True)))
   assert augmented[0].shape == (2, 1024, 4)
 
 
 def test_fit_evaluate_and_the_custom_metrics_agree(tiny_model, make_datasets):
   model = tiny_model()
-  loop.compile_for_fit(
+  fit.compile_for_fit(
       model, {'human': 3},
       optimizer=keras.optimizers.Adam(
           schedules.LinearWarmup(1e-3, warmup_steps=2), global_clipnorm=0.2))
-  train = loop.fit_dataset(make_datasets(6)['human'], 'human', batch_size=2)
+  train = fit.fit_dataset(make_datasets(6)['human'], 'human', batch_size=2)
   valid_examples = make_datasets(4, seed=5)['human']
-  valid = loop.fit_dataset(valid_examples, 'human', batch_size=2)
+  valid = fit.fit_dataset(valid_examples, 'human', batch_size=2)
 
   class CountBatches(keras.callbacks.Callback):
     batches = 0

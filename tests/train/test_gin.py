@@ -7,7 +7,7 @@ import pytest
 
 import enformer_tf
 from enformer_tf import Enformer
-from enformer_tf.train import cli
+from enformer_tf.cli import train as train_cli
 from enformer_tf.train import config
 
 GIN_DIR = config.bundled_gin_dir()
@@ -178,7 +178,7 @@ def test_search_dir_that_is_not_a_directory_is_an_error(tmp_path, monkeypatch,
      'num_steps must be a positive integer'),
 ])
 def test_cli_errors_are_one_line(capsys, tmp_path, argv, match):
-  assert cli.main(argv + ['--model_dir', str(tmp_path)]) == 1
+  assert train_cli.main(argv + ['--model_dir', str(tmp_path)]) == 1
   err = capsys.readouterr().err.strip()
   assert err.startswith('enformer-train: error: ')
   assert '\n' not in err and match in err
@@ -193,10 +193,10 @@ def test_cli_reads_user_gin_folders(capsys, tmp_path, monkeypatch):
   _write(tmp_path / 'user' / 'experiments' / 'broken.gin',
          "include 'model/missing.gin'\n")
   argv = ['--gin_search_path', 'user', '--model_dir', str(tmp_path / 'run')]
-  assert cli.main(['--gin_file', 'experiments/mine.gin'] + argv) == 1
+  assert train_cli.main(['--gin_file', 'experiments/mine.gin'] + argv) == 1
   err = capsys.readouterr().err.strip()
   assert 'num_steps must be a positive integer' in err and '\n' not in err
-  assert cli.main(['--gin_file', 'experiments/broken.gin'] + argv) == 1
+  assert train_cli.main(['--gin_file', 'experiments/broken.gin'] + argv) == 1
   err = capsys.readouterr().err.strip()
   assert err.startswith('enformer-train: error: OSError: Unable to open file: '
                         'model/missing.gin') and '\n' not in err
@@ -206,14 +206,14 @@ def test_cli_reads_user_gin_folders(capsys, tmp_path, monkeypatch):
 
 def test_cli_requires_a_gin_file(capsys):
   with pytest.raises(SystemExit) as exit_info:
-    cli.main([])
+    train_cli.main([])
   assert exit_info.value.code == 2
 
 
 @pytest.mark.slow
 def test_cli_trains_the_smoke_experiment(tmp_path, capsys):
   model_dir = tmp_path / 'smoke'
-  assert cli.main(['--gin_file', 'experiments/smoke.gin',
+  assert train_cli.main(['--gin_file', 'experiments/smoke.gin',
                    '--gin_param', 'train.num_steps = 1',
                    '--model_dir', str(model_dir)]) == 0
   out = capsys.readouterr().out
@@ -225,7 +225,8 @@ def test_cli_trains_the_smoke_experiment(tmp_path, capsys):
   assert (model_dir / 'ckpt-1.index').exists()
   assert (model_dir / 'eval' / 'summary.tsv').exists()
   # Running again resumes: nothing left to train, the step stays.
-  trainer = cli.run(['experiments/smoke.gin'], ['train.num_steps = 1'],
-                    model_dir=str(model_dir))
+  trainer = config.train_from_gin(['experiments/smoke.gin'],
+                                  ['train.num_steps = 1'],
+                                  model_dir=str(model_dir))
   assert int(trainer.step.numpy()) == 1
   assert os.path.exists(model_dir / 'ckpt-1.index')

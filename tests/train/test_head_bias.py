@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from enformer_tf.train import head_bias, loop
+from enformer_tf.train import Trainer, head_bias
 
 
 def test_inverse_softplus_inverts_softplus_over_the_range_counts_take():
@@ -25,9 +25,9 @@ def test_target_means_are_per_track_over_bins_and_examples():
 def test_a_fresh_trainer_starts_each_head_at_its_tracks_mean(
     tmp_path, tiny_model, make_datasets):
   datasets = make_datasets()
-  trainer = loop.Trainer(lambda: tiny_model(dropout=False), datasets,
-                         str(tmp_path), batch_size=2, progress=False,
-                         head_bias_init='target_mean')
+  trainer = Trainer(lambda: tiny_model(dropout=False), datasets,
+                    str(tmp_path), batch_size=2, progress=False,
+                    head_bias_init='target_mean')
   x = tf.zeros([1, 1024, 4])
   for organism, dataset in datasets.items():
     layer = trainer.model.head_layers[organism]
@@ -44,8 +44,8 @@ def test_a_fresh_trainer_starts_each_head_at_its_tracks_mean(
 def test_head_bias_init_rejects_unknown_modes_and_wrong_track_counts(
     tmp_path, tiny_model, make_datasets):
   with pytest.raises(ValueError, match="head_bias_init must be one of"):
-    loop.Trainer(tiny_model, make_datasets(), str(tmp_path / 'a'),
-                 head_bias_init='mean')
+    Trainer(tiny_model, make_datasets(), str(tmp_path / 'a'),
+            head_bias_init='mean')
   model = tiny_model()
   model.build(tf.TensorShape([None, 1024, 4]))
   wrong = {'human': make_datasets(heads={'human': 5})['human']}

@@ -9,9 +9,12 @@ import pytest
 import scipy.stats
 import tensorflow as tf
 
+from enformer_tf.train import NonFiniteLossError
+from enformer_tf.train import Trainer
 from enformer_tf.train import evaluate
-from enformer_tf.train import loop
+from enformer_tf.train import op_errors
 from enformer_tf.train import schedules
+from enformer_tf.train import train_and_evaluate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -42,7 +45,7 @@ def test_train_two_heads_with_summaries_checkpoints_and_tables(
   eval_data = make_datasets(num_examples=5, seed=7)  # 5 = 2 + 2 + 1 padded.
   targets = tmp_path / 'targets.txt'
   _write_targets(targets, ['ENCFF0', 'ENCFF1', 'ENCFF2'])
-  trainer = loop.train(
+  trainer = train_and_evaluate(
       tiny_model, make_datasets(), model_dir, num_steps=3, batch_size=2,
       learning_rate=schedules.LinearWarmup(1e-3, warmup_steps=2),
       eval_data=eval_data, eval_every=2, checkpoint_every=2, summary_every=1,
@@ -117,9 +120,9 @@ def test_single_organism_nan_stop_and_resume(tmp_path, tiny_model,
   data = {'human': tf.data.Dataset.from_tensor_slices(
       {'sequence': sequence, 'target': target})}
   model_dir = str(tmp_path / 'run')
-  trainer = loop.Trainer(tiny_model, data, model_dir, batch_size=2,
-                         learning_rate=1e-3, checkpoint_every=1,
-                         progress=False)
+  trainer = Trainer(tiny_model, data, model_dir, batch_size=2,
+                    learning_rate=1e-3, checkpoint_every=1,
+                    progress=False)
   before = {name: [w.numpy() for w in layer.weights]
             for name, layer in trainer.model.head_layers.items()}
   trunk_before = trainer.model.trunk.trainable_weights[0].numpy()
@@ -136,7 +139,7 @@ def test_single_organism_nan_stop_and_resume(tmp_path, tiny_model,
   assert not np.array_equal(trunk_before,
                             trainer.model.trunk.trainable_weights[0])
 
-  with pytest.raises(loop.NonFiniteLossError,
+  with pytest.raises(NonFiniteLossError,
                      match=r'human loss is nan at global step 3.*ckpt-2'):
     trainer.train(4)
   # The update with the NaN loss was not applied: the weights stay finite.
@@ -146,10 +149,64 @@ def test_single_organism_nan_stop_and_resume(tmp_path, tiny_model,
   assert not glob.glob(os.path.join(model_dir, 'ckpt-3*'))
 
   # A new trainer resumes from the last good checkpoint's step.
-  resumed = loop.Trainer(tiny_model, data, model_dir, batch_size=2,
-                         learning_rate=1e-3, progress=False)
+  resumed = Trainer(tiny_model, data, model_dir, batch_size=2,
+                    learning_rate=1e-3, progress=False)
   assert int(resumed.step.numpy()) == 2
   assert int(resumed.optimizer.iterations.numpy()) == 2
+
+
+def test_training_stream_and_step_function_are_what_train_runs(
+    tmp_path, tiny_model, make_datasets):
+  """The public pieces bench scripts time: the stream and the bare step."""
+  data = make_datasets(6)
+  trainer = Trainer(lambda: tiny_model(dropout=False), data, str(tmp_path),
+                    batch_size=2, max_shift=0, reverse_complement=False,
+                    learning_rate=1e-3, progress=False, handle_signals=False)
+  examples = list(data['human'].batch(6).as_numpy_iterator())[0]
+  stream = iter(trainer.training_stream('human'))
+  for start in (0, 2, 4, 0):  # Batched to the global batch, repeated.
+    batch = next(stream)
+    np.testing.assert_array_equal(batch['target'],
+                                  examples['target'][start:start + 2])
+  # resume_data='skip': from step 2 on, the examples of steps 0 and 1 are
+  # skipped.
+  resumed = next(iter(trainer.training_stream('human', start_step=2)))
+  np.testing.assert_array_equal(resumed['target'], examples['target'][4:6])
+
+  step_fn = trainer.train_step_function()
+  results, learning_rate = step_fn(trainer.distributed_iterators())
+  assert sorted(results) == ['human', 'mouse']
+  for loss, gradient_norm, applied in results.values():
+    assert bool(applied) and np.isfinite(float(loss))
+    assert float(gradient_norm) > 0
+  assert float(learning_rate) == pytest.approx(1e-3)
+  # The step alone: one update per organism, no checkpoint.
+  assert int(trainer.step.numpy()) == 1
+  assert int(trainer.optimizer.iterations.numpy()) == 2
+  assert not glob.glob(os.path.join(str(tmp_path), 'ckpt-*'))
+
+
+def test_data_errors_in_the_step_name_the_step_on_one_line():
+  message = ('Graph execution error:\n\nDetected at node x defined at:\n'
+             '  File "a.py", line 1\n{{function_node __inference_f_9}} '
+             "assertion failed: [file \\'a.tfr\\' is corrupt; "
+             'basenji_datasets(skip_corrupt=True) skips it]\n'
+             '\t [[{{node Assert}}]] [Op:__inference_f_9]')
+  assert op_errors.clean_message(message) == (
+      "file 'a.tfr' is corrupt; basenji_datasets(skip_corrupt=True) skips it")
+  assert op_errors.clean_message(
+      'Graph execution error:\n\nDetected at node y\nOut of memory '
+      '{{function_node f}} here [[{{node z}}]]\n  stack\n') == (
+          'Out of memory here')
+  error = op_errors.at_step(
+      tf.errors.DataLossError(None, None, message), 7, 'runs/x/ckpt-5')
+  assert isinstance(error, tf.errors.DataLossError)
+  assert error.message == (
+      "Training stopped at global step 7: file 'a.tfr' is corrupt; "
+      'basenji_datasets(skip_corrupt=True) skips it Nothing from this step '
+      'was checkpointed (latest checkpoint: runs/x/ckpt-5).')
+  base = tf.errors.OpError(None, None, 'x', tf.errors.UNKNOWN)
+  assert op_errors.at_step(base, 7, None) is base
 
 
 @pytest.mark.slow
@@ -190,16 +247,16 @@ def test_bad_data_and_arguments_are_clear_errors(tmp_path, tiny_model,
   if 'tracks' in change:
     datasets = make_datasets(2, heads={'human': change.pop('tracks')})
   with pytest.raises(ValueError, match=match):
-    loop.Trainer(tiny_model, datasets, str(tmp_path), progress=False,
-                 **change)
+    Trainer(tiny_model, datasets, str(tmp_path), progress=False,
+            **change)
 
 
 def test_batch_size_must_split_over_replicas(tmp_path, tiny_model,
                                              make_datasets, mirrored_strategy):
   strategy = mirrored_strategy
   with pytest.raises(ValueError, match='batch_size=3.*2'):
-    loop.Trainer(tiny_model, make_datasets(2), str(tmp_path), batch_size=3,
-                 strategy=strategy)
+    Trainer(tiny_model, make_datasets(2), str(tmp_path), batch_size=3,
+            strategy=strategy)
 
 
 def test_write_tables_and_track_identifiers(tmp_path):
