@@ -48,7 +48,8 @@ setup(
             for name in ('demo', 'synthetic', 'make_data', 'train', 'export',
                          'convert', 'predict', 'score_variants', 'contrib',
                          'predict_genes', 'evaluate_genes', 'split_homology',
-                         'extend_records')
+                         'extend_records', 'fit_variant_normalizer',
+                         'variant_benchmark')
         ],
     },
     classifiers=[

@@ -1,4 +1,4 @@
-"""`enformer-score-variants`: SAD and SAR of the variants of a VCF.
+"""`enformer-score-variants`: SAD, SAR and other scores of VCF variants.
 
     enformer-score-variants --model model.keras --fasta genome.fa \\
         --vcf variants.vcf.gz --head human --targets targets.txt \\
@@ -12,6 +12,17 @@ of log2(1 + alt) - log2(1 + ref)); see `enformer_tf.genomics.variant_effects`
 (the work is `enformer_tf.genomics.variant_files.score_variants_to_files`).
 `--rc` and `--shifts` average the predictions over the reverse complement
 and over windows moved by a few bp.
+
+`--stats SAD,SAR,D1,D2,logD1,logD2,MAX,JS,logJS` chooses the statistics
+(default SAD,SAR; formulas in docs/variant_effects.md). `--genes FILE
+--gene_out FILE` also writes, per variant and per gene with a TSS in the
+window's output bins, SED and logSED at the gene's TSS bins (a row with gene
+`.` for a variant with no gene in range). `--profiles LIST` keeps the ref
+and alt predictions of those tracks in the HDF5 file. `--share_windows BP`
+predicts one reference for substitutions within BP of a shared window's
+centre (indels keep their own windows). `--normalizer FILE` adds z-scores
+and principal components against a background
+(`enformer-fit-variant-normalizer`).
 
 Records that cannot be scored (malformed lines, symbolic alleles, unknown
 chromosomes, a REF that differs from the FASTA) are reported on stderr with
@@ -65,6 +76,36 @@ def _parser() -> common.Parser:
   parser.add_argument('--shifts', default='0', metavar='LIST',
                       help='window shifts in bp to average over, comma-'
                       'separated, |shift| < 128, e.g. -1,0,1 (default 0)')
+  parser.add_argument('--stats', default='SAD,SAR', metavar='LIST',
+                      help='statistics, comma-separated: SAD, SAR, D1, D2, '
+                      'logD1, logD2, MAX, JS, logJS and with --genes SED, '
+                      'logSED (default SAD,SAR)')
+  parser.add_argument('--genes', metavar='FILE',
+                      help='gene annotation (GTF, GFF3 or TSS BED): score '
+                      'each gene with a TSS in the window (needs '
+                      '--gene_out)')
+  parser.add_argument('--gene_out', metavar='FILE',
+                      help='the TSV of gene scores (one row per variant and '
+                      'gene)')
+  parser.add_argument('--gene_types', default='protein_coding',
+                      metavar='LIST',
+                      help='gene types to keep, comma-separated, or "all" '
+                      '(default protein_coding)')
+  parser.add_argument('--flank_bins', type=int, default=0,
+                      help='bins on either side of each TSS bin to sum too '
+                      '(default 0)')
+  parser.add_argument('--profiles', metavar='LIST',
+                      help='tracks (as --tracks) whose ref and alt '
+                      'predictions to write to --h5')
+  parser.add_argument('--share_windows', type=int, default=None,
+                      metavar='BP',
+                      help='substitutions within BP of a shared window\'s '
+                      'centre reuse one reference prediction (default: '
+                      'each variant its own centred window)')
+  parser.add_argument('--normalizer', metavar='FILE',
+                      help='a normaliser JSON (enformer-fit-variant-'
+                      'normalizer): also write z-scores and principal '
+                      'components of its statistic')
   parser.add_argument('--batch_size', type=int, default=8,
                       help='sequences per model call (default 8)')
   parser.add_argument('--sequence_length', type=int, default=None,
@@ -132,8 +173,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   # pylint: disable=g-import-not-at-top  (--help does not wait for TF)
   import tensorflow as tf
   from tqdm import tqdm
-  from enformer_tf.genomics import score_writers, variant_effects
-  from enformer_tf.genomics import variant_files
+  from enformer_tf.cli.predict_genes import gene_types
+  from enformer_tf.genomics import score_writers, variant_files
+  from enformer_tf.genomics import variant_scoring
 
   def echo(line):  # Above the progress bar, not through it.
     tqdm.write(line, file=sys.stderr)
@@ -144,15 +186,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         skipped=args.skipped, targets=args.targets, tracks=args.tracks,
         rc=args.rc, shifts=parse_shifts(args.shifts),
         batch_size=args.batch_size, sequence_length=args.sequence_length,
+        stats=args.stats, genes=args.genes, gene_out=args.gene_out,
+        gene_types=gene_types(args.gene_types), flank_bins=args.flank_bins,
+        share_windows=args.share_windows, profiles=args.profiles,
+        normalizer=args.normalizer,
         on_skip=_skip_printer(args.vcf, bool(args.skipped), echo),
         progress=not args.no_progress)
-  except variant_effects.ScoringInterrupted as e:
+  except variant_scoring.ScoringInterrupted as e:
     print(f'{PROG}: error: {e}', file=sys.stderr)
     print(f'{PROG}: {e.num_scored} scored before the failure; '
           f'{e.report.summary()}', file=sys.stderr)
     return common.EXIT_USER_ERROR
   except KeyboardInterrupt:
-    kept = [score_writers.partial_path(p) for p in (args.out, args.h5)
+    kept = [score_writers.partial_path(p)
+            for p in (args.out, args.h5, args.gene_out)
             if p and os.path.exists(score_writers.partial_path(p))]
     print(f'{PROG}: interrupted; '
           + (f'the variants scored so far are in {" and ".join(kept)}'

@@ -1,124 +1,56 @@
-"""Variant effects: SAD and SAR of VCF variants under one model head.
+"""Variant effects: SAD, SAR and other statistics of VCF variants.
 
 For each variant (a `vcf.VcfRecord`) the model predicts two windows of its
-`sequence_length`, centred on the variant as in Enformer's usage notebook:
-
-- reference: the FASTA over `[start - L // 2 + shift, + L)`, where `start`
-  is the variant's 0-based first REF base, so that base sits at index
-  `L // 2 - shift` of the window; `N` (all-zero one-hot) off the chromosome.
-- alternative: the same window with ALT in place of REF, applied by
-  kipoiseq's `VariantSeqExtractor` anchored at the variant: the bases left
-  of the variant are the reference ones, ALT starts at index `L // 2 -
-  shift`, and the right flank follows it, cut (insertions) or extended from
-  the FASTA (deletions) so that the window keeps exactly `L` bp.
+`sequence_length` `L` (`variant_windows`): the reference, centred on the
+variant as in Enformer's usage notebook (`[start - L // 2 + shift, + L)`,
+`start` the variant's 0-based first REF base), and the alternative, the same
+window with ALT in place of REF (exactly `L` bp; indels anchored at the
+variant). With `share_windows`, nearby substitutions share one window
+and one reference prediction (`variant_windows.group_variants`).
 
 From the predictions `ref`, `alt` (`[bins, tracks]`, the chosen tracks of
-the head, optionally averaged as below), per track:
+the head, optionally averaged as below), per track, by default:
 
     SAD = mean over bins of (alt - ref)
     SAR = mean over bins of (log2(1 + alt) - log2(1 + ref))
 
 SAR is the per-bin log2 fold change with a pseudo-count of 1, averaged
 over the same bins as SAD (all `target_length` output bins); it is not the
-log ratio of bin sums that Basenji's `basenji_sad.py` reports.
+log ratio of bin sums that Basenji's `basenji_sad.py` reports. `stats`
+chooses others (D1, D2, logD1, logD2, MAX, JS, logJS: `variant_stats`), and
+with genes, SED and logSED at the TSS bins of every gene in the window
+(`variant_genes`), from the same predictions.
 
 Averaging (`shifts`, `rc`): the predictions of the shifted windows (each
 moved `shift` bp to the right; |shift| < 128, so bins stay aligned to
 within a bin and are averaged bin by bin) and, with `rc`, of their reverse
 complements (bins flipped back, tracks mapped through `strand_pairs`) are
-averaged per bin into one `ref` and one `alt` prediction before SAD and SAR
-are taken. SAD thus equals the mean of the per-window SADs; SAR is that of
-the averaged predictions, not the mean of per-window SARs.
+averaged per bin into one `ref` and one `alt` prediction before any
+statistic is taken. SAD thus equals the mean of the per-window SADs; SAR is
+that of the averaged predictions, not the mean of per-window SARs.
 
-`score_vcf` runs a whole VCF to a TSV and optionally an HDF5 file, written
-batch by batch to `<path>.partial` and renamed to `<path>` when every
-variant is scored: if anything fails midway, the rows scored so far stay in
-the `.partial` files and `ScoringInterrupted` says where. Bad records never
-stop a run; they are skipped with their VCF line (see `vcf`).
+`variant_scoring.score_vcf` runs a whole VCF into crash-safe files.
 """
 import dataclasses
-import os
-from typing import (Callable, Iterable, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 
 from enformer_tf.constants import BIN_SIZE
+from enformer_tf.data import annotation
 from enformer_tf.data import encoding
 from enformer_tf.data import genome
 from enformer_tf.genomics import intervals
+from enformer_tf.genomics import variant_genes
+from enformer_tf.genomics import variant_stats
+from enformer_tf.genomics import variant_windows
 from enformer_tf.genomics import vcf
-from enformer_tf.genomics.score_writers import (H5ScoreWriter,
-                                                TsvScoreWriter,
-                                                check_output_path)
-
-
-# -- Windows ------------------------------------------------------------------
-
-
-def window_start(record: vcf.VcfRecord, sequence_length: int,
-                 shift: int = 0) -> int:
-  """0-based start of the window of `record` moved `shift` bp right."""
-  return record.start - sequence_length // 2 + shift
-
-
-class _PaddedReference:
-  """kipoiseq's reference-sequence interface over `FastaExtractor`.
-
-  kipoiseq's own FASTA extractor returns short sequences off the chromosome
-  ends; ours pads with `N`, so windows near the ends keep their length and
-  every base its position.
-  """
-
-  def __init__(self, fasta: genome.FastaExtractor):
-    self._fasta = fasta
-
-  def extract(self, interval, **unused_kwargs) -> str:
-    return self._fasta.extract(interval.chrom, interval.start, interval.end)
-
-  def close(self) -> None:
-    pass  # The FASTA belongs to the caller.
-
-
-def variant_applier(fasta: genome.FastaExtractor):
-  """A `kipoiseq` `VariantSeqExtractor` reading `fasta` with `N` padding."""
-  from kipoiseq.extractors import VariantSeqExtractor
-  return VariantSeqExtractor(reference_sequence=_PaddedReference(fasta))
-
-
-def variant_windows(fasta: genome.FastaExtractor, record: vcf.VcfRecord,
-                    sequence_length: int, shift: int = 0,
-                    applier=None) -> Tuple[str, str]:
-  """The reference and alternative windows of one variant.
-
-  Args:
-    fasta: the genome.
-    record: the variant; its REF should match `fasta` (`vcf.check_reference`).
-    sequence_length: window length `L`, bp.
-    shift: move the window `shift` bp to the right; the variant's first base
-      is at index `L // 2 - shift`.
-    applier: a `variant_applier(fasta)` to reuse (made if `None`).
-
-  Returns:
-    `(reference, alternative)`, strings of exactly `L` characters.
-  """
-  import kipoiseq
-  if not -(sequence_length // 2) < shift < sequence_length // 2:
-    raise ValueError(f'shift {shift} moves the variant out of the '
-                     f'{sequence_length}-bp window.')
-  start = window_start(record, sequence_length, shift)
-  interval = kipoiseq.Interval(record.chrom, start, start + sequence_length)
-  reference = fasta.extract(record.chrom, start, start + sequence_length)
-  applier = applier if applier is not None else variant_applier(fasta)
-  alternative = applier.extract(interval, [record.to_kipoiseq()],
-                                anchor=record.start, fixed_len=True)
-  if len(alternative) != sequence_length:  # kipoiseq's contract; guard it.
-    raise ValueError(f'The alternative window of {record.label} has '
-                     f'{len(alternative)} bp, expected {sequence_length}.')
-  return reference, alternative
 
 
 # -- Scores -------------------------------------------------------------------
+
+_SHARED_BATCHES = 4  # Model calls' worth of windows per shared-window batch.
 
 
 def sad_sar(ref, alt) -> Tuple[np.ndarray, np.ndarray]:
@@ -127,14 +59,8 @@ def sad_sar(ref, alt) -> Tuple[np.ndarray, np.ndarray]:
   SAD = mean over bins of `alt - ref`; SAR = mean over bins of
   `log2(1 + alt) - log2(1 + ref)`. Computed in float64, returned float32.
   """
-  ref = np.asarray(ref, np.float64)
-  alt = np.asarray(alt, np.float64)
-  if ref.shape != alt.shape or ref.ndim < 2:
-    raise ValueError(f'ref and alt predictions must have one shape [..., '
-                     f'bins, tracks]; got {ref.shape} and {alt.shape}.')
-  sad = np.mean(alt - ref, axis=-2)  # [..., tracks]
-  sar = np.mean(np.log1p(alt) - np.log1p(ref), axis=-2) / np.log(2.0)
-  return sad.astype(np.float32), sar.astype(np.float32)
+  scores = variant_stats.bin_stats(ref, alt, ('SAD', 'SAR'))
+  return scores['SAD'], scores['SAR']
 
 
 def _checked_shifts(shifts: Sequence[int]) -> Tuple[int, ...]:
@@ -151,8 +77,10 @@ def _checked_shifts(shifts: Sequence[int]) -> Tuple[int, ...]:
   return tuple(int(s) for s in shifts)
 
 
+
+
 class VariantScorer:
-  """SAD and SAR of variants under one head; see the module docstring.
+  """Statistics of variants under one head; see the module docstring.
 
   Args:
     model: an `Enformer`, or anything with `heads`, `sequence_length`,
@@ -168,11 +96,23 @@ class VariantScorer:
     batch_size: sequences per model call (reference, alternative, shifted
       and reverse-complemented windows all count).
     sequence_length: window length for a model without one.
+    stats: bin-level statistics (`variant_stats.BIN_STATS`), in column
+      order; default SAD and SAR.
+    genes: genes whose TSS bins to score (`variant_genes`); default none.
+    gene_stats: gene-level statistics (`variant_stats.GENE_STATS`).
+    flank_bins: bins on either side of each TSS bin to sum too.
+    share_windows: share one window among substitutions within this many
+      bp of its centre (`variant_windows.group_variants`); `None`: never.
+    profile_tracks: head track indices (among `tracks`) whose `ref` and
+      `alt` profiles to keep in each `ScoreBatch`.
+    normalizer: a `variant_normalization.VariantNormalizer` fitted on the
+      same tracks and one of `stats`: adds its z-scores (`z<STAT>`) and
+      principal components (`<STAT>_PC`, if it has a PCA) to each batch.
 
   Raises:
-    ValueError: unknown head or track, bad shifts or strand pairs, a
-      non-positive batch size, or `rc` with output bins that are not
-      centred in the window.
+    ValueError: unknown head, track or statistic, bad shifts, strand pairs
+      or tolerance, a non-positive batch size, or `rc` with output bins that
+      are not centred in the window.
   """
 
   def __init__(self, model, fasta: genome.FastaExtractor, head: str, *,
@@ -180,7 +120,13 @@ class VariantScorer:
                track_names: Optional[Sequence[str]] = None,
                strand_pairs: Optional[Sequence[int]] = None,
                rc: bool = False, shifts: Sequence[int] = (0,),
-               batch_size: int = 8, sequence_length: Optional[int] = None):
+               batch_size: int = 8, sequence_length: Optional[int] = None,
+               stats: Sequence[str] = variant_stats.DEFAULT_STATS,
+               genes: Optional[Sequence[annotation.Gene]] = None,
+               gene_stats: Sequence[str] = variant_stats.GENE_STATS,
+               flank_bins: int = 0, share_windows: Optional[int] = None,
+               profile_tracks: Optional[Sequence[int]] = None,
+               normalizer=None):
     heads = getattr(model, 'heads', None) or {}
     if head not in heads:
       raise ValueError(f'Unknown head {head!r}; this model has heads '
@@ -201,6 +147,36 @@ class VariantScorer:
     self.rc = bool(rc)
     self.shifts = _checked_shifts(shifts)
     self.batch_size = int(batch_size)
+    bin_names, gene_names = variant_stats.parse_stats(
+        list(stats) + list(gene_stats if genes is not None else []))
+    if gene_names and genes is None:
+      raise ValueError(f'{", ".join(gene_names)} need genes (--genes).')
+    self.stats, self.gene_stats = bin_names, gene_names
+    self.gene_index = (variant_genes.GeneIndex(genes, flank_bins)
+                       if genes is not None else None)
+    self.share_windows = (None if share_windows is None else
+                          variant_windows.check_tolerance(
+                              share_windows, self.sequence_length))
+    self.profile_columns = ()
+    if profile_tracks is not None:
+      missing = [t for t in profile_tracks if t not in self.track_indices]
+      if missing:
+        raise ValueError(f'Profile tracks {missing} are not among the scored '
+                         f'tracks {list(self.track_indices)}.')
+      self.profile_columns = tuple(self.track_indices.index(t)
+                                   for t in profile_tracks)
+    self.normalizer = normalizer
+    if normalizer is not None:
+      if normalizer.stat not in self.stats:
+        raise ValueError(f'The normaliser was fitted on {normalizer.stat}, '
+                         f'which is not among the statistics '
+                         f'{list(self.stats)}.')
+      if tuple(normalizer.track_names) != tuple(self.track_names):
+        raise ValueError(
+            f'The normaliser was fitted on tracks '
+            f'{list(normalizer.track_names)[:5]} '
+            f'({len(normalizer.track_names)}), not the scored tracks '
+            f'{list(self.track_names)[:5]} ({len(self.track_names)}).')
     if self.rc and not self.layout.symmetric:
       layout = self.layout
       right = layout.sequence_length - layout.span - layout.crop_bp
@@ -211,22 +187,40 @@ class VariantScorer:
           'right.')
     self._predict = intervals.window_predictor(
         model, head, self.rc, self.strand_pairs, self.batch_size)
-    self._applier = variant_applier(fasta)
+    self._applier = variant_windows.variant_applier(fasta)
 
   @property
   def windows_per_variant(self) -> int:
-    """Windows predicted per variant: ref and alt, per shift (and strand)."""
+    """Windows predicted per unshared variant: ref and alt, per shift (and
+    strand)."""
     return 2 * len(self.shifts) * (2 if self.rc else 1)
 
   @property
   def variants_per_batch(self) -> int:
-    """Variants whose windows fill about one model call."""
+    """Unshared variants whose windows fill about one model call."""
     return max(1, self.batch_size // self.windows_per_variant)
+
+  def normalized_columns(self) -> Dict[str, List[str]]:
+    """Column names of the normalised scores, by `ScoreBatch.normalized`
+    key (empty without a normaliser)."""
+    if self.normalizer is None:
+      return {}
+    stat = self.normalizer.stat
+    columns = {f'z{stat}': [f'z{stat}_{n}' for n in self.track_names]}
+    if self.normalizer.num_components:
+      columns[f'{stat}_PC'] = [
+          f'{stat}_PC{i + 1}' for i in range(self.normalizer.num_components)]
+    return columns
+
+  def group_windows(self, group: variant_windows.WindowGroup) -> int:
+    """Windows predicted for `group`: one reference and an alternative per
+    variant, per shift (and strand)."""
+    return (1 + len(group.records)) * self.windows_per_variant // 2
 
   def windows(self, record: vcf.VcfRecord, shift: int = 0) -> Tuple[str, str]:
     """`(reference, alternative)` window strings; see `variant_windows`."""
-    return variant_windows(self.fasta, record, self.sequence_length, shift,
-                           self._applier)
+    return variant_windows.variant_windows(
+        self.fasta, record, self.sequence_length, shift, self._applier)
 
   def predict(self, x: np.ndarray) -> np.ndarray:
     """Chosen tracks of one-hot `x` `[n, L, 4]` -> `[n, bins, tracks]`.
@@ -238,18 +232,65 @@ class VariantScorer:
     y = self._predict(x)  # [n, bins, head tracks]
     return y[..., list(self.track_indices)]  # [n, bins, tracks]
 
+  def group(self, records: Sequence[vcf.VcfRecord]
+            ) -> List[variant_windows.WindowGroup]:
+    """`records` in window groups (one each unless `share_windows`)."""
+    return list(variant_windows.group_variants(
+        records, self.sequence_length, self.share_windows))
+
+  def grouped_predictions(self, groups: Sequence[variant_windows.WindowGroup]
+                          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`(ref, alt, starts)` of the groups' records, in order.
+
+    `ref`, `alt`: `[n, bins, tracks]` averaged over shifts (and strands);
+    a shared group's records have the same `ref`, predicted once.
+    `starts`: int64 `[n]`, each record's unshifted window start.
+    """
+    sequences: List[str] = []
+    ref_rows: List[List[int]] = []  # Per record: its ref window per shift.
+    alt_rows: List[List[int]] = []
+    starts: List[int] = []
+    for group in groups:
+      if group.shared:
+        refs = []
+        for shift in self.shifts:
+          first = group.start + shift
+          refs.append(len(sequences))
+          sequences.append(self.fasta.extract(
+              group.records[0].chrom, first, first + self.sequence_length))
+        for record in group.records:
+          alts = []
+          for shift in self.shifts:
+            _, alt = variant_windows.variant_windows(
+                self.fasta, record, self.sequence_length, shift,
+                start=group.start)
+            alts.append(len(sequences))
+            sequences.append(alt)
+          ref_rows.append(refs)
+          alt_rows.append(alts)
+          starts.append(group.start)
+      else:
+        (record,) = group.records
+        refs, alts = [], []
+        for shift in self.shifts:
+          ref, alt = self.windows(record, shift)
+          refs.append(len(sequences))
+          alts.append(len(sequences) + 1)
+          sequences += [ref, alt]
+        ref_rows.append(refs)
+        alt_rows.append(alts)
+        starts.append(group.start)
+    x = np.stack([encoding.one_hot_encode(s) for s in sequences])
+    y = self.predict(x)  # [windows, bins, tracks]
+    ref = y[np.asarray(ref_rows)].mean(axis=1)  # [n, bins, tracks]
+    alt = y[np.asarray(alt_rows)].mean(axis=1)
+    return ref, alt, np.asarray(starts, np.int64)
+
   def predictions(self, records: Sequence[vcf.VcfRecord]
                   ) -> Tuple[np.ndarray, np.ndarray]:
     """`(ref, alt)` predictions `[n, bins, tracks]`, averaged over shifts."""
-    sequences = []
-    for record in records:
-      pairs = [self.windows(record, shift) for shift in self.shifts]
-      sequences += [ref for ref, _ in pairs] + [alt for _, alt in pairs]
-    x = np.stack([encoding.one_hot_encode(s) for s in sequences])
-    y = self.predict(x)  # [n * 2 * S, bins, tracks]
-    y = y.reshape(len(records), 2, len(self.shifts), *y.shape[1:])
-    y = y.mean(axis=2)  # [n, 2, bins, tracks]
-    return y[:, 0], y[:, 1]
+    ref, alt, _ = self.grouped_predictions(self.group(records))
+    return ref, alt
 
   def score(self, records: Sequence[vcf.VcfRecord]
             ) -> Tuple[np.ndarray, np.ndarray]:
@@ -259,16 +300,65 @@ class VariantScorer:
       return empty, empty.copy()
     return sad_sar(*self.predictions(records))
 
+  def score_groups(self, groups: Sequence[variant_windows.WindowGroup]
+                   ) -> 'ScoreBatch':
+    """Every chosen statistic (and gene score, profile) of the groups'
+    records, from one set of predictions."""
+    ref, alt, starts = self.grouped_predictions(groups)
+    records = tuple(r for g in groups for r in g.records)
+    genes = []
+    if self.gene_index is not None:
+      for i, record in enumerate(records):
+        genes += variant_genes.score_genes(
+            self.gene_index, record, int(starts[i]), self.layout, ref[i],
+            alt[i], self.gene_stats)
+    columns = list(self.profile_columns)
+    scores = variant_stats.bin_stats(ref, alt, self.stats)
+    normalized = {}
+    if self.normalizer is not None:
+      stat = self.normalizer.stat
+      normalized[f'z{stat}'] = self.normalizer.transform(scores[stat])
+      if self.normalizer.num_components:
+        normalized[f'{stat}_PC'] = self.normalizer.project(scores[stat])
+    return ScoreBatch(
+        records, scores, ref[..., columns] if columns else None,
+        alt[..., columns] if columns else None, tuple(genes), normalized)
+
+  def score_batch(self, records: Sequence[vcf.VcfRecord]) -> 'ScoreBatch':
+    """`score_groups` of `records` grouped as `group` does."""
+    return self.score_groups(self.group(records))
+
 
 # -- Scoring a record stream --------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
 class ScoreBatch:
-  """Scores of consecutive variants: `sad`, `sar` float32 `[n, tracks]`."""
+  """Scores of consecutive variants.
+
+  Attributes:
+    records: the variants.
+    scores: `{stat: float32 [n, tracks]}`, in the scorer's stat order.
+    ref_profiles, alt_profiles: `[n, bins, profile tracks]` or `None`.
+    genes: `variant_genes.GeneScore` rows, variant by variant (empty
+      without genes).
+    normalized: `{'z<STAT>': [n, tracks], '<STAT>_PC': [n, k]}` with a
+      normaliser (`VariantScorer.normalized_columns` names the columns).
+  """
   records: Tuple[vcf.VcfRecord, ...]
-  sad: np.ndarray
-  sar: np.ndarray
+  scores: Dict[str, np.ndarray]
+  ref_profiles: Optional[np.ndarray] = None
+  alt_profiles: Optional[np.ndarray] = None
+  genes: Tuple[variant_genes.GeneScore, ...] = ()
+  normalized: Dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+  @property
+  def sad(self) -> np.ndarray:
+    return self.scores['SAD']
+
+  @property
+  def sar(self) -> np.ndarray:
+    return self.scores['SAR']
 
   def __len__(self) -> int:
     return len(self.records)
@@ -291,189 +381,38 @@ def score_records(scorer: VariantScorer, records: Iterable[vcf.VcfRecord],
       were already checked (`checked_records`).
 
   Yields:
-    `ScoreBatch`es of up to `scorer.variants_per_batch` variants, in order.
+    `ScoreBatch`es, in order: of `scorer.variants_per_batch` variants
+    without `share_windows`; with it, of whole window groups worth about
+    four model calls (`batch_size` windows each).
   """
   report = report if report is not None else vcf.SkipReport()
-  pending, consumed = [], 0
-  for record in records:
-    consumed += 1
-    problem = vcf.check_reference(record, scorer.fasta) if check else None
-    if problem is not None:
-      report.add(problem)
-    else:
-      pending.append(record)
-    if len(pending) == scorer.variants_per_batch:
-      yield ScoreBatch(tuple(pending), *scorer.score(pending))
+  consumed = [0]
+
+  def accepted():
+    for record in records:
+      consumed[0] += 1
+      problem = vcf.check_reference(record, scorer.fasta) if check else None
+      if problem is not None:
+        report.add(problem)
+      else:
+        yield record
+
+  budget = scorer.variants_per_batch * scorer.windows_per_variant
+  if scorer.share_windows is not None:
+    # Groups seldom fill model calls exactly; several calls' worth at once
+    # leaves one part-filled call per few, not one per batch.
+    budget = _SHARED_BATCHES * scorer.batch_size
+  pending, windows = [], 0
+  for group in variant_windows.group_variants(
+      accepted(), scorer.sequence_length, scorer.share_windows):
+    pending.append(group)
+    windows += scorer.group_windows(group)
+    if windows >= budget:
+      yield scorer.score_groups(pending)
       if progress is not None:
-        progress(consumed)
-      pending, consumed = [], 0
+        progress(consumed[0])
+      pending, windows, consumed[0] = [], 0, 0
   if pending:
-    yield ScoreBatch(tuple(pending), *scorer.score(pending))
-  if progress is not None and consumed:
-    progress(consumed)
-
-
-def checked_records(vcf_path: str, fasta: genome.FastaExtractor,
-                    report: vcf.SkipReport) -> List[vcf.VcfRecord]:
-  """The records of a VCF that `fasta` agrees with, skips in line order.
-
-  Parses (`vcf.iter_vcf`) and checks each record against the FASTA
-  (`vcf.check_reference`) in one pass, so that every skipped record is
-  reported, in the order of the file, before anything is scored.
-  """
-  records = []
-  for record in vcf.iter_vcf(vcf_path, report):
-    problem = vcf.check_reference(record, fasta)
-    if problem is not None:
-      report.add(problem)
-    else:
-      records.append(record)
-  return records
-
-
-# -- A whole VCF --------------------------------------------------------------
-
-
-class ScoringInterrupted(RuntimeError):
-  """Scoring failed midway; the rows scored so far are in `partial_paths`.
-
-  Attributes:
-    num_scored: variants written before the failure.
-    partial_paths: the `.partial` files holding them (empty if none).
-    report: the records skipped until then.
-  """
-
-  def __init__(self, message: str, num_scored: int,
-               partial_paths: Sequence[str], report: vcf.SkipReport):
-    super().__init__(message)
-    self.num_scored = num_scored
-    self.partial_paths = tuple(partial_paths)
-    self.report = report
-
-
-@dataclasses.dataclass(frozen=True)
-class ScoringSummary:
-  """What `score_vcf` did.
-
-  Attributes:
-    num_scored: variants scored and written.
-    report: the skipped records, with their lines and reasons.
-    outputs: the files written (TSV, then HDF5 if asked for).
-    track_names: the scored tracks, in column order.
-  """
-  num_scored: int
-  report: vcf.SkipReport
-  outputs: Tuple[str, ...]
-  track_names: Tuple[str, ...]
-
-  def message(self) -> str:
-    """`'scored 10 variants, skipped 2 records (1 malformed, ...)'`."""
-    noun = 'variant' if self.num_scored == 1 else 'variants'
-    return f'scored {self.num_scored} {noun}, {self.report.summary()}'
-
-
-def score_vcf(model, fasta: Union[str, genome.FastaExtractor], vcf_path: str,
-              head: str, out: str, *, h5: Optional[str] = None,
-              tracks: Optional[Sequence[int]] = None,
-              track_names: Optional[Sequence[str]] = None,
-              strand_pairs: Optional[Sequence[int]] = None, rc: bool = False,
-              shifts: Sequence[int] = (0,), batch_size: int = 8,
-              sequence_length: Optional[int] = None,
-              on_skip: Optional[Callable[[vcf.SkippedRecord], None]] = None,
-              progress: bool = False) -> ScoringSummary:
-  """Scores every variant of a VCF into a TSV (and an HDF5 file).
-
-  Records are read and checked first (`checked_records`); malformed ones,
-  symbolic alleles, unknown chromosomes and REF alleles that differ from the
-  FASTA are skipped with their line and counted, never fatal. The outputs are
-  written batch by batch to `<out>.partial` (`<h5>.partial`) and renamed
-  into place at the end, so a complete file is never a partial one.
-
-  Args:
-    model: see `VariantScorer`.
-    fasta: the genome FASTA, a path or an open `FastaExtractor`.
-    vcf_path: plain, gzip or bgzip VCF.
-    head: the head to score.
-    out: the TSV to write (`TsvScoreWriter` describes the columns).
-    h5: an HDF5 file to write as well (`H5ScoreWriter`).
-    tracks, track_names, strand_pairs, rc, shifts, batch_size,
-      sequence_length: see `VariantScorer`.
-    on_skip: called with each `SkippedRecord` as it is met.
-    progress: show a tqdm progress bar (on stderr) over the records.
-
-  Returns:
-    A `ScoringSummary`.
-
-  Raises:
-    FileNotFoundError: no VCF or FASTA.
-    ValueError: unreadable VCF, unknown head or track, bad options or output
-      paths: all found before anything is scored.
-    ScoringInterrupted: a failure while scoring (the model, the disk, ...);
-      the variants scored so far are kept in the `.partial` files it names.
-      A KeyboardInterrupt keeps them the same way and propagates as is.
-  """
-  out = check_output_path(out, 'TSV')
-  if h5 is not None:
-    h5 = check_output_path(h5, 'HDF5')
-    if h5 == out:
-      raise ValueError(f'The TSV and HDF5 outputs are the same file {out}.')
-  report = vcf.SkipReport(on_skip)
-  owns_fasta = not isinstance(fasta, genome.FastaExtractor)
-  extractor = genome.FastaExtractor(fasta) if owns_fasta else fasta
-  try:
-    scorer = VariantScorer(
-        model, extractor, head, tracks=tracks, track_names=track_names,
-        strand_pairs=strand_pairs, rc=rc, shifts=shifts,
-        batch_size=batch_size, sequence_length=sequence_length)
-    records = checked_records(vcf_path, extractor, report)
-    writers = [TsvScoreWriter(out, scorer.track_names)]
-    if h5 is not None:
-      attrs = dict(head=head, rc=scorer.rc, shifts=list(scorer.shifts),
-                   sequence_length=scorer.sequence_length,
-                   vcf=os.path.abspath(vcf_path))
-      try:
-        writers.append(H5ScoreWriter(h5, scorer.track_names,
-                                     scorer.track_indices, attrs))
-      except BaseException:
-        writers[0].abandon()
-        raise
-    num_scored = _write_all(scorer, records, report, writers, progress)
-  finally:
-    if owns_fasta:
-      extractor.close()
-  return ScoringSummary(num_scored, report,
-                        tuple(w.path for w in writers), scorer.track_names)
-
-
-def _write_all(scorer, records, report, writers, progress) -> int:
-  """Streams the scores of `records` into `writers`; see `score_vcf`."""
-  bar = None
-  if progress:
-    from tqdm import tqdm
-    bar = tqdm(total=len(records), unit='variant', desc='scoring')
-  num_scored, last = 0, None
-  try:
-    for batch in score_records(scorer, records, report,
-                               bar.update if bar is not None else None,
-                               check=False):
-      for writer in writers:
-        writer.write(batch)
-      num_scored += len(batch)
-      last = batch.records[-1]
-  except BaseException as error:
-    kept = [path for path in (w.abandon() for w in writers) if path]
-    if not isinstance(error, Exception):
-      raise  # KeyboardInterrupt and the like: the partial files stay.
-    after = f' (up to VCF line {last.line})' if last is not None else ''
-    where = (f'{num_scored} variants scored so far{after} are kept in '
-             f'{" and ".join(kept)}' if kept else 'no variant was scored')
-    cause = ' '.join(str(error).split()) or type(error).__name__
-    raise ScoringInterrupted(
-        f'scoring stopped by {type(error).__name__}: {cause}; {where}',
-        num_scored, kept, report) from error
-  finally:
-    if bar is not None:
-      bar.close()
-  for writer in writers:
-    writer.finish()
-  return num_scored
+    yield scorer.score_groups(pending)
+  if progress is not None and consumed[0]:
+    progress(consumed[0])

@@ -11,7 +11,9 @@ from enformer_tf import Enformer
 from enformer_tf.data import genome
 from enformer_tf.data import synthetic
 from enformer_tf import io as models
+from enformer_tf.cli import fit_variant_normalizer as fit_cli
 from enformer_tf.cli import score_variants as cli
+from enformer_tf.data import annotation
 from enformer_tf.genomics import variant_effects as ve
 from enformer_tf.genomics import variant_files
 from enformer_tf.genomics import vcf
@@ -257,3 +259,115 @@ def test_negative_shifts_need_no_equals_sign():
   assert cli.joined_negative_values(['--shifts', '0,1']) == [
       '--shifts', '0,1']
   assert cli.parse_shifts('-1, 0,2') == [-1, 0, 2]
+
+
+def test_gene_scores_and_chosen_stats_end_to_end(trained_synthetic,
+                                                 synthetic_vcf, tmp_path,
+                                                 capsys, monkeypatch):
+  vcf_path, good = synthetic_vcf
+  loaded = []
+  load_model = models.load_model
+  monkeypatch.setattr(models, 'load_model',
+                      lambda path: loaded.append(load_model(path)) or
+                      loaded[-1])
+  human = trained_synthetic.genome['human']
+  out, gene_out = tmp_path / 'scores.tsv', tmp_path / 'genes.tsv'
+  code = cli.main([
+      '--model', trained_synthetic.model_path, '--fasta', human['fasta'],
+      '--vcf', vcf_path, '--head', 'human', '--targets', human['targets'],
+      '--stats', 'SAD,logD2,JS,logSED', '--genes', human['genes'],
+      '--gene_out', str(gene_out), '--gene_types', 'all', '--out', str(out),
+      '--no_progress'])
+  captured = capsys.readouterr()
+  assert code == 0, captured.err
+  # The promoter SNV has its gene in range; the insertion on chr2 none.
+  assert ('scored 2 variants, skipped 5 records (2 malformed, 1 symbolic '
+          "allele, 2 REF mismatch); 1 with no gene in range (gene '.' "
+          'rows)') in captured.out
+  names = ['cage_promoter', 'cage_distal', 'dnase', 'gc']
+  genes = annotation.read_genes(human['genes'], gene_types=None)
+  with genome.FastaExtractor(human['fasta']) as fasta:
+    scorer = ve.VariantScorer(loaded[0], fasta, 'human', track_names=names,
+                              stats=('SAD', 'logD2', 'JS'), genes=genes,
+                              gene_stats=('logSED',))
+    batch = scorer.score_batch(good)
+  header, rows = read_tsv(out)
+  assert header[6:] == [f'{s}_{n}' for s in ('SAD', 'logD2', 'JS')
+                        for n in names]
+  np.testing.assert_allclose(
+      np.array([[float(v) for v in row[6:]] for row in rows]),
+      np.concatenate([batch.scores[s] for s in ('SAD', 'logD2', 'JS')], 1),
+      rtol=1e-4, atol=1e-6)
+  header, rows = read_tsv(gene_out)
+  assert header[6:11] == ['gene_id', 'gene_name', 'strand', 'tss_distance',
+                          'tss_bins']
+  assert header[11:] == [f'logSED_{n}' for n in names]
+  want = [(r.record.line, r.gene.gene_id if r.gene else '.')
+          for r in batch.genes]
+  assert [(int(row[5]), row[6]) for row in rows] == want
+  assert want[-1] == (7, '.') and rows[-1][11:] == [''] * 4
+  promoter_gene = next(r for r in batch.genes if r.record.line == 3 and
+                       r.gene is not None and r.tss_distance == 0)
+  row = next(row for row in rows if row[6] == promoter_gene.gene.gene_id)
+  np.testing.assert_allclose([float(v) for v in row[11:]],
+                             promoter_gene.scores['logSED'], rtol=1e-4,
+                             atol=1e-6)
+  assert float(row[11]) < 0  # The promoter SNV lowers its gene's CAGE.
+
+
+def test_normalizer_fitted_by_its_cli_is_applied_at_scoring(
+    tiny_model, small_inputs, tmp_path, capsys):
+  fasta, vcf_path = small_inputs
+  background = tmp_path / 'background.h5'
+  assert cli.main(['--model', 'm', '--fasta', fasta, '--vcf', vcf_path,
+                   '--head', 'human', '--out', str(tmp_path / 'bg.tsv'),
+                   '--h5', str(background), '--no_progress']) == 0
+  norm = tmp_path / 'norm.json'
+  assert fit_cli.main(['--h5', str(background), '--scaler', 'robust',
+                       '--pca', '2', '--out', str(norm)]) == 0
+  assert ('fitted a robust scaler on 6 variants x 2 tracks of SAD, 2 '
+          'principal components') in capsys.readouterr().out
+  out = tmp_path / 'scores.tsv'
+  assert cli.main(['--model', 'm', '--fasta', fasta, '--vcf', vcf_path,
+                   '--head', 'human', '--out', str(out), '--normalizer',
+                   str(norm), '--no_progress']) == 0
+  header, rows = read_tsv(out)
+  assert header[6:] == ['SAD_track_0', 'SAD_track_1', 'SAR_track_0',
+                        'SAR_track_1', 'zSAD_track_0', 'zSAD_track_1',
+                        'SAD_PC1', 'SAD_PC2']
+  values = np.array([[float(v) for v in row[6:]] for row in rows])
+  with h5py.File(background) as f:
+    sad = f['sad'][:].astype(np.float64)
+  from sklearn import decomposition, preprocessing
+  scaler = preprocessing.RobustScaler().fit(sad)
+  pca = decomposition.PCA(2, random_state=0).fit(scaler.transform(sad))
+  np.testing.assert_allclose(values[:, 4:6], scaler.transform(sad),
+                             rtol=1e-3, atol=1e-4)
+  np.testing.assert_allclose(values[:, 6:],
+                             pca.transform(scaler.transform(sad)),
+                             rtol=1e-3, atol=1e-4)
+  # A normaliser of other tracks is refused before scoring.
+  assert cli.main(['--model', 'm', '--fasta', fasta, '--vcf', vcf_path,
+                   '--head', 'human', '--out', str(out), '--tracks', '1',
+                   '--normalizer', str(norm), '--no_progress']) == 1
+  assert 'The normaliser was fitted on tracks' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--stats', 'SAD,D9'], "unknown statistic 'D9'"),
+    (['--stats', 'SAD,logSED'], 'logSED need --genes'),
+    (['--genes', 'genes.gtf'], '--genes and --gene_out go together'),
+    (['--profiles', '0'], 'Profiles (--profiles) are written to HDF5'),
+    (['--share_windows', '999'], 'tolerance must be an integer from 0 to 256'),
+    (['--normalizer', 'none.json'], 'No normaliser file at none.json'),
+])
+def test_new_option_errors_are_one_line(tiny_model, small_inputs, tmp_path,
+                                        capsys, monkeypatch, args, message):
+  fasta, vcf_path = small_inputs
+  monkeypatch.chdir(tmp_path)
+  argv = ['--model', 'm', '--fasta', fasta, '--vcf', vcf_path, '--head',
+          'human', '--out', 'out.tsv', '--no_progress'] + args
+  assert cli.main(argv) == 1
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and err.startswith(f'{PROG}: error: ')
+  assert message in err

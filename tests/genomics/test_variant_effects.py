@@ -12,6 +12,8 @@ from enformer_tf.data import genome
 from enformer_tf.data import synthetic
 from enformer_tf import io as models
 from enformer_tf.genomics import variant_effects as ve
+from enformer_tf.genomics import variant_scoring as vsc
+from enformer_tf.genomics import variant_windows as vw
 from enformer_tf.genomics import vcf
 
 LENGTH = 1024  # Model window; 8 trunk bins, 4 output bins.
@@ -119,7 +121,7 @@ def test_windows_keep_length_and_put_alt_at_the_centre(fasta, chroms, case,
       'start': indel(chroms, 'chr1', 3, 1, 'TTTT'),
       'end': indel(chroms, 'chr1', 2980, 15),
   }[case]
-  reference, alternative = ve.variant_windows(fasta, record, LENGTH, shift)
+  reference, alternative = vw.variant_windows(fasta, record, LENGTH, shift)
   assert len(reference) == len(alternative) == LENGTH
   centre = LENGTH // 2 - shift
   assert reference[centre:centre + len(record.ref)] == record.ref[
@@ -132,7 +134,7 @@ def test_windows_keep_length_and_put_alt_at_the_centre(fasta, chroms, case,
 
 def test_windows_pad_with_n_off_the_chromosome(fasta, chroms):
   record = indel(chroms, 'chr1', 2990, 8)
-  reference, alternative = ve.variant_windows(fasta, record, LENGTH)
+  reference, alternative = vw.variant_windows(fasta, record, LENGTH)
   tail = LENGTH // 2 + 10  # Bases from the variant to the chromosome end.
   assert reference[tail:] == 'N' * (LENGTH - tail)
   assert 'N' not in reference[:tail]
@@ -266,9 +268,10 @@ def test_score_vcf_writes_tsv_and_h5(model, fasta, chroms, tmp_path):
                    ['chr1\tx\tbadpos\tA\tG\t.\t.\t.',
                     'chrX\t5\tchrom\tA\tG\t.\t.\t.'])
   skipped = []
-  summary = ve.score_vcf(model, fasta, path, 'human', tmp_path / 'out.tsv',
-                         h5=tmp_path / 'out.h5', batch_size=4,
-                         track_names=['a', 'b', 'c'], on_skip=skipped.append)
+  summary = vsc.score_vcf(model, fasta, path, 'human', tmp_path / 'out.tsv',
+                          h5=tmp_path / 'out.h5', batch_size=4,
+                          track_names=['a', 'b', 'c'],
+                          on_skip=skipped.append)
   assert summary.num_scored == len(good)
   assert [(s.line, s.reason) for s in skipped] == [
       (6, vcf.REF_MISMATCH), (9, vcf.MALFORMED), (10, vcf.UNKNOWN_CHROMOSOME)]
@@ -323,9 +326,9 @@ def test_failure_midway_keeps_the_scored_rows(model, fasta, chroms,
   path = write_vcf(tmp_path / 'in.vcf', records)
   failing = _FailsOnCall(model, fail_on=3)
   # batch_size 4 = 2 variants x (ref, alt): one model call per batch.
-  with pytest.raises(ve.ScoringInterrupted) as raised:
-    ve.score_vcf(failing, fasta, path, 'human', tmp_path / 'out.tsv',
-                 h5=tmp_path / 'out.h5', batch_size=4)
+  with pytest.raises(vsc.ScoringInterrupted) as raised:
+    vsc.score_vcf(failing, fasta, path, 'human', tmp_path / 'out.tsv',
+                  h5=tmp_path / 'out.h5', batch_size=4)
   error = raised.value
   assert error.num_scored == 4
   assert 'MemoryError: out of memory in batch 3' in str(error)
@@ -349,9 +352,9 @@ def test_failure_midway_keeps_the_scored_rows(model, fasta, chroms,
 def test_failure_before_any_row_leaves_no_file(model, fasta, chroms,
                                                tmp_path):
   path = write_vcf(tmp_path / 'in.vcf', [snv(chroms, 'chr1', 600)])
-  with pytest.raises(ve.ScoringInterrupted, match='no variant was scored'):
-    ve.score_vcf(_FailsOnCall(model, fail_on=1), fasta, path, 'human',
-                 tmp_path / 'out.tsv')
+  with pytest.raises(vsc.ScoringInterrupted, match='no variant was scored'):
+    vsc.score_vcf(_FailsOnCall(model, fail_on=1), fasta, path, 'human',
+                  tmp_path / 'out.tsv')
   assert sorted(p.name for p in tmp_path.iterdir()) == ['in.vcf']
 
 
@@ -359,10 +362,10 @@ def test_bad_output_paths_fail_before_scoring(model, fasta, chroms,
                                               tmp_path):
   path = write_vcf(tmp_path / 'in.vcf', [snv(chroms, 'chr1', 600)])
   with pytest.raises(ValueError, match='does not exist'):
-    ve.score_vcf(model, fasta, path, 'human', tmp_path / 'no' / 'out.tsv')
+    vsc.score_vcf(model, fasta, path, 'human', tmp_path / 'no' / 'out.tsv')
   with pytest.raises(ValueError, match='same file'):
-    ve.score_vcf(model, fasta, path, 'human', tmp_path / 'out',
-                 h5=tmp_path / 'out')
+    vsc.score_vcf(model, fasta, path, 'human', tmp_path / 'out',
+                  h5=tmp_path / 'out')
 
 
 # -- On the trained synthetic model -------------------------------------------
