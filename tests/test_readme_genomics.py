@@ -16,7 +16,8 @@ import pytest
 
 README = pathlib.Path(__file__).resolve().parent.parent / 'README.md'
 SECTION = README.read_text().split(
-    '## Genomics: intervals, variant effects, contribution scores')[1].split(
+    '## Genomics: intervals, variant effects, contribution scores, genes'
+)[1].split(
         '\n## ')[0]
 REGION_MOVES = {'chr3:370000-410000': 'chr3:60000-100000',
                 'chr3_370000-410000': 'chr3_60000-100000'}
@@ -31,6 +32,11 @@ def _adapt(text):
 def _blocks(kind):
   return [_adapt(b) for b in re.findall(rf'```{kind}\n(.*?)```', SECTION,
                                         flags=re.S)]
+
+
+def _block_with(command, blocks):
+  [block] = [b for b in blocks if command in b]
+  return block
 
 
 def _commands(block, environment):
@@ -54,10 +60,12 @@ def demo_output(trained_synthetic, tmp_path, monkeypatch):
 
 
 def _main(program):
-  from enformer_tf.cli import contrib, predict, score_variants
+  from enformer_tf.cli import contrib, evaluate_genes, predict
+  from enformer_tf.cli import score_variants
   return {'enformer-predict': predict.main,
           'enformer-score-variants': score_variants.main,
-          'enformer-contrib': contrib.main}[program]
+          'enformer-contrib': contrib.main,
+          'enformer-evaluate-genes': evaluate_genes.main}[program]
 
 
 def _first_chr3_promoter(elements):
@@ -72,7 +80,7 @@ def _first_chr3_promoter(elements):
 def test_genomics_section_runs_as_written(demo_output, capsys):
   python_blocks = _blocks('python')
   shell_blocks = _blocks('bash') + _blocks('sh')
-  assert len(python_blocks) == 3 and len(shell_blocks) == 3
+  assert len(python_blocks) == 4 and len(shell_blocks) == 4
 
   # enformer-predict, then its Python equivalent.
   [predict] = _commands(shell_blocks[0], {})
@@ -103,7 +111,8 @@ def test_genomics_section_runs_as_written(demo_output, capsys):
 
   # Contribution scores: the shell block's $REGION, then Python.
   region = _first_chr3_promoter(demo_output / 'genome/human/elements.bed')
-  [contrib] = _commands(shell_blocks[2], {'REGION': region})
+  [contrib] = _commands(_block_with('enformer-contrib', shell_blocks),
+                        {'REGION': region})
   assert _main(contrib[0])(contrib[1:]) == 0
   assert os.path.exists('demo_output/contrib/grad_x_input.npz')
   namespace = {}
@@ -111,3 +120,16 @@ def test_genomics_section_runs_as_written(demo_output, capsys):
   motif = namespace['motif']
   assert namespace['grad'].scores[motif].sum() > 0
   assert namespace['ism'].mean_effect.sum() < 0
+
+  # Genes: the evaluation of held-out genes, then gene sums from Python.
+  [evaluate] = _commands(
+      _block_with('enformer-evaluate-genes', shell_blocks), {})
+  assert _main(evaluate[0])(evaluate[1:] + ['--no_progress']) == 0
+  rows = [line.split('\t') for line in
+          open('eval_genes/trained_tracks.tsv').read().splitlines()]
+  assert [row[0] for row in rows[1:]] == ['cage_promoter', 'cage_distal',
+                                          'dnase', 'gc']
+  assert int(rows[1][1]) >= 3  # Genes of the valid and test chromosomes.
+  namespace = {}
+  exec(compile(python_blocks[3], 'README', 'exec'), namespace)  # noqa: S102
+  assert namespace['expression'].values.shape == (8, 2)

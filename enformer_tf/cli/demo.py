@@ -146,8 +146,8 @@ def evaluate_genes(models: Dict[str, object], work_dir: str,
   CAGE summed at each gene's TSS bins, predicted vs observed."""
   from enformer_tf.genomics import gene_files
 
-  _section('4c. Held-out genes (chr3): predicted vs observed expression at '
-           'the TSS (enformer-evaluate-genes)')
+  _section('4c. Genes not trained on (chr2, chr3): predicted vs observed '
+           'expression at the TSS (enformer-evaluate-genes)')
   genome_dir = os.path.join(work_dir, 'genome', 'human')
   out_dir = os.path.join(work_dir, 'eval_genes')
   result = gene_files.evaluate_genes_to_files(
@@ -155,7 +155,7 @@ def evaluate_genes(models: Dict[str, object], work_dir: str,
       os.path.join(genome_dir, 'genes.gtf'), 'human',
       os.path.join(genome_dir, 'targets.txt'), out_dir,
       split_bed=os.path.join(records['human'], 'sequences.bed'),
-      tracks='cage_promoter,cage_distal')
+      split=('valid', 'test'), tracks='cage_promoter,cage_distal')
   tables = {label: {row.split('\t')[0]: row.split('\t') for row in open(
       os.path.join(out_dir, f'{label}_tracks.tsv')).read().splitlines()[1:]}
             for label in models}

@@ -9,6 +9,8 @@ seed, per organism
   {out_dir}/{organism}/targets.txt                Basenji track table
   {out_dir}/{organism}/elements.bed               ground truth (BED6+)
   {out_dir}/{organism}/genes.gtf                  one gene per promoter (GTF)
+  {out_dir}/{organism}/crispri_pairs.tsv          element-gene pairs labelled
+                                                  from the truth (pairs.py)
   {out_dir}/spec.json                             the generating spec
   {out_dir}/human.mouse.chain, .net, homology.tsv with `homology` only:
                                                   the syntenic segments
@@ -101,6 +103,8 @@ organism by organism, chromosome by chromosome):
   elements.py  `Element` and elements.bed (`read_elements`), the ground truth
   genes.py     genes.gtf: a gene per promoter, some with two TSSs, and
                `gene_truth`, each gene's planted strength and pairing
+  pairs.py     crispri_pairs.tsv: each gene's candidate elements within a
+               distance range, the partner enhancer labelled significant
   tracks.py    the signal of each track kind
   writers.py   FASTA (+ .fai), bigWigs, targets.txt
   homology.py  with `SyntheticGenomeSpec.homology` (off by default):

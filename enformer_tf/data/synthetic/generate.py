@@ -16,6 +16,7 @@ from enformer_tf.data.synthetic import elements as elements_lib
 from enformer_tf.data.synthetic import genes as genes_lib
 from enformer_tf.data.synthetic import homology as homology_lib
 from enformer_tf.data.synthetic import layout as layout_lib
+from enformer_tf.data.synthetic import pairs as pairs_lib
 from enformer_tf.data.synthetic import sequence as sequence_lib
 from enformer_tf.data.synthetic import tracks as tracks_lib
 from enformer_tf.data.synthetic import writers
@@ -40,9 +41,9 @@ def make_synthetic_genome(out_dir: str,
     overwrite: replace a non-empty `out_dir`.
 
   Returns:
-    organism -> dict with `dir`, `fasta`, `targets`, `elements`, `genes`
-    (absolute paths), `tracks` (bigWig paths in targets.txt order),
-    `track_names` and `chrom_sizes`; with `spec.homology`, the copy
+    organism -> dict with `dir`, `fasta`, `targets`, `elements`, `genes`,
+    `crispri_pairs` (absolute paths), `tracks` (bigWig paths in targets.txt
+    order), `track_names` and `chrom_sizes`; with `spec.homology`, the copy
     organism's dict also has `homology`: paths of the `chain`, `net` and
     `truth` files (written beside spec.json, see homology.py).
 
@@ -167,6 +168,8 @@ def _write_organism(work_dir: str, final_dir: str, organism: str,
   genes_lib.write_genes(os.path.join(work_dir, 'genes.gtf'), elements,
                         {chrom: len(seq) for chrom, seq in chromosomes},
                         genes_lib.genes_rng(spec.seed, organism))
+  pairs_lib.write_pairs(os.path.join(work_dir, pairs_lib.FILE_NAME), elements,
+                        spec.distal_base)
   tracks = spec.organisms[organism].tracks
   by_chrom = {chrom: [e for e in elements if e.chrom == chrom]
               for chrom, _ in chromosomes}
@@ -187,6 +190,7 @@ def _write_organism(work_dir: str, final_dir: str, organism: str,
       'targets': os.path.join(final_dir, 'targets.txt'),
       'elements': os.path.join(final_dir, 'elements.bed'),
       'genes': os.path.join(final_dir, 'genes.gtf'),
+      'crispri_pairs': os.path.join(final_dir, pairs_lib.FILE_NAME),
       'tracks': final_bigwigs,
       'track_names': [t.name for t in tracks],
       'chrom_sizes': {chrom: len(seq) for chrom, seq in chromosomes},
