@@ -49,7 +49,7 @@ setup(
                          'convert', 'predict', 'score_variants', 'contrib',
                          'predict_genes', 'evaluate_genes', 'split_homology',
                          'extend_records', 'fit_variant_normalizer',
-                         'variant_benchmark', 'prioritize_enhancers')
+                         'variant_benchmark', 'prioritize_enhancers', 'embed')
         ],
     },
     classifiers=[

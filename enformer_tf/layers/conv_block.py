@@ -61,6 +61,9 @@ class ConvBlock(keras.layers.Layer):
         self.filters, self.width, padding='same',
         kernel_initializer=self.kernel_initializer, name='conv1_d',
         dtype=self.dtype_policy)
+    # Fine-tuning (train/finetune.py): normalise with the moving averages
+    # and leave them alone, while gamma and beta may still train.
+    self.freeze_statistics = False
 
   def build(self, input_shape):
     build_sublayer(self.batch_norm, input_shape)
@@ -76,7 +79,7 @@ class ConvBlock(keras.layers.Layer):
 
   def _uses_moving_statistics(self, training) -> bool:
     """True when BatchNorm would normalise with its moving averages."""
-    if not self.batch_norm.trainable:
+    if not self.batch_norm.trainable or self.freeze_statistics:
       return True  # Keras runs a frozen BatchNorm in inference mode.
     if training is None:
       training = keras.backend.learning_phase()

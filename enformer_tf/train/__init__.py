@@ -12,6 +12,7 @@ Modules, by concern:
   run.py       `train_and_evaluate`, `run_training` (train, then evaluate)
   fit.py       `fit_dataset`, `compile_for_fit` (`model.fit`)
   config.py    gin: the configurables, `train_from_gin` (enformer-train)
+  finetune.py  start from saved weights: new heads, what trains, adapters
   summaries.py TensorBoard scalars;  optimizer.py  Adam with clipping
   checkpointing.py, interrupt.py, non_finite.py, op_errors.py: faults
   losses.py, metrics.py, schedules.py, augment.py, evaluate.py, ...
@@ -26,6 +27,9 @@ from enformer_tf.train.config import random_datasets
 from enformer_tf.train.config import train_from_bindings
 from enformer_tf.train.config import train_from_gin
 from enformer_tf.train.datasets import OrganismDatasets
+from enformer_tf.train.finetune import finetune_adam
+from enformer_tf.train.finetune import finetune_model
+from enformer_tf.train.finetune import prepare_finetune
 from enformer_tf.train.fit import compile_for_fit
 from enformer_tf.train.fit import fit_dataset
 from enformer_tf.train.interrupt import TrainingInterrupted
@@ -39,6 +43,7 @@ from enformer_tf.train.trainer import Trainer
 __all__ = [
     'LinearWarmup', 'NonFiniteLossError', 'OrganismDatasets', 'Trainer',
     'TrainingInterrupted', 'adam', 'basenji_datasets', 'compile_for_fit',
-    'fit_dataset', 'random_datasets', 'run_training', 'train_and_evaluate',
+    'finetune_adam', 'finetune_model', 'fit_dataset', 'prepare_finetune',
+    'random_datasets', 'run_training', 'train_and_evaluate',
     'train_from_bindings', 'train_from_gin',
 ]

@@ -14,6 +14,11 @@ user's own folders, see `gin_search_path`):
 |                                      | (`train_from_bindings` in Python)  |
 | `enformer_tf.train.basenji_datasets` | Basenji2 TFRecords per organism    |
 | `enformer_tf.train.random_datasets`  | random tensors (smoke tests)       |
+| `enformer_tf.train.finetune_model`   | a model from saved weights, with   |
+|                                      | new heads and what trains (bind    |
+|                                      | uncalled as `Trainer.model`)       |
+| `enformer_tf.train.finetune_adam`    | Adam, lower trunk learning rate    |
+|                                      | (bind uncalled: `Trainer.optimizer`)|
 
 Classes that own variables (model, optimizer) are bound *uncalled*
 (`Trainer.model = @enformer_tf.Enformer`) so that the trainer constructs them
@@ -36,6 +41,7 @@ import tf_keras as keras
 
 from enformer_tf.model import Enformer
 from enformer_tf.train import datasets as datasets_lib
+from enformer_tf.train import finetune
 from enformer_tf.train import run
 from enformer_tf.train import schedules
 from enformer_tf.train import trainer as trainer_lib
@@ -131,6 +137,8 @@ gin.external_configurable(keras.optimizers.Adam, module='keras.optimizers')
 gin.external_configurable(schedules.LinearWarmup, module='enformer_tf.train')
 gin.external_configurable(basenji_datasets, module='enformer_tf.train')
 gin.external_configurable(random_datasets, module='enformer_tf.train')
+gin.external_configurable(finetune.finetune_model, module='enformer_tf.train')
+gin.external_configurable(finetune.finetune_adam, module='enformer_tf.train')
 train_from_bindings = gin.external_configurable(
     train_from_bindings, name='train', module='enformer_tf.train')
 
