@@ -45,14 +45,8 @@ def read_genes_matched(fasta: str, annotation_path: str,
 
 
 def _tracks(model, head: str, targets: Optional[str], tracks: Optional[str]):
-  num_tracks = tracks_lib.head_num_tracks(model, head)
-  names = None
-  if targets is not None:
-    target_list = tracks_lib.read_head_targets(targets)
-    tracks_lib.check_targets_match(targets, len(target_list), head,
-                                   num_tracks)
-    names = [t.identifier for t in target_list]
-  indices = tracks_lib.parse_tracks(tracks, num_tracks, names)
+  indices = tracks_lib.choose_tracks(tracks_lib.head_num_tracks(model, head),
+                                     head, tracks, targets).indices
   if indices is None:
     raise ValueError('Choose the track(s) to score (--tracks), e.g. the '
                      "cell type's CAGE track.")

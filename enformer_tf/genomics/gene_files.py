@@ -90,16 +90,9 @@ def held_out_genes(genes: Sequence[annotation.Gene], split_bed: str,
 def _chosen_tracks(model, head: str, targets: Optional[str],
                    tracks: Optional[str]):
   """`(track indices or None, head track names or None, strand pairs)`."""
-  num_tracks = tracks_lib.head_num_tracks(model, head)
-  names = pairs = None
-  if targets is not None:
-    target_list = tracks_lib.read_head_targets(targets)
-    tracks_lib.check_targets_match(targets, len(target_list), head,
-                                   num_tracks)
-    names = [t.identifier for t in target_list]
-    pairs = tracks_lib.strand_pairs(target_list)
-  indices = tracks_lib.parse_tracks(tracks, num_tracks, names)
-  return indices, names, pairs
+  chosen = tracks_lib.choose_tracks(tracks_lib.head_num_tracks(model, head),
+                                    head, tracks, targets)
+  return chosen.indices, chosen.identifiers, chosen.strand_pairs()
 
 
 def predict_genes_to_files(

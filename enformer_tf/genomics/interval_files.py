@@ -108,23 +108,18 @@ def predict_to_files(model: Union[str, Any], fasta: str, head: str,
     if isinstance(model, (str, os.PathLike)):
       model = models.load_model(model)
     num_tracks = tracks_lib.head_num_tracks(model, head)
-    identifiers = None
-    if chosen_targets is not None:
-      tracks_lib.check_targets_match(targets, len(chosen_targets), head,
-                                     num_tracks)
-      identifiers = [t.identifier for t in chosen_targets]
-    indices = tracks_lib.parse_tracks(tracks, num_tracks, identifiers)
-    chosen = num_tracks if indices is None else len(indices)
-    if formats and chosen > MAX_TRACK_FILES and tracks is None:
+    chosen = tracks_lib.choose_tracks(num_tracks, head, tracks, targets,
+                                      chosen_targets)
+    identifiers, indices = chosen.identifiers, chosen.indices
+    count = num_tracks if indices is None else len(indices)
+    if formats and count > MAX_TRACK_FILES and tracks is None:
       raise ValueError(f'Head {head!r} has {num_tracks} tracks: choose '
                        f'the ones to write with --tracks (or --format none '
                        f'for the table only).')
     if observed:
       check_observed_files(targets, chosen_targets,
                            indices or range(num_tracks))
-    strand_pairs = None
-    if rc and chosen_targets is not None:
-      strand_pairs = tracks_lib.strand_pairs(chosen_targets)
+    strand_pairs = chosen.strand_pairs() if rc else None
     predictions = intervals.predict_intervals(
         model, extractor, regions, head, tracks=indices,
         track_names=identifiers, batch_size=batch_size,

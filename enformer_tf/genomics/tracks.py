@@ -1,9 +1,11 @@
 """A head's tracks as the genomics workflows choose them: the head, its
 targets.txt, `--tracks` and the strand pairs for reverse complementing.
 
-Shared by `interval_files` (enformer-predict), `variant_files`
-(enformer-score-variants) and `contribution_files` (enformer-contrib).
+Shared by the `*_files` workflows: `choose_tracks` is the one way they turn
+a head, its targets.txt and `--tracks` into track indices, names and strand
+pairs.
 """
+import dataclasses
 from typing import List, Optional, Sequence
 
 from enformer_tf.data import targets as targets_lib
@@ -88,3 +90,56 @@ def parse_tracks(text: Optional[str], num_tracks: int,
       raise ValueError(f'--tracks: no track {item!r} in the targets file '
                        f'(it has {shown}{more}).')
   return indices
+
+
+@dataclasses.dataclass(frozen=True)
+class HeadTracks:
+  """A head's tracks as a workflow chose them.
+
+  Attributes:
+    num_tracks: tracks of the head.
+    targets: the head's targets.txt rows (`None` without one).
+    indices: the chosen track indices in order (`None`: all).
+  """
+  num_tracks: int
+  targets: Optional[List[targets_lib.Target]]
+  indices: Optional[List[int]]
+
+  @property
+  def identifiers(self) -> Optional[List[str]]:
+    """Every track's identifier (targets.txt), or `None`."""
+    if self.targets is None:
+      return None
+    return [t.identifier for t in self.targets]
+
+  def strand_pairs(self) -> Optional[List[int]]:
+    """As `strand_pairs` of the targets (`None` without targets)."""
+    return None if self.targets is None else strand_pairs(self.targets)
+
+
+def choose_tracks(num_tracks: int, head: str, tracks: Optional[str] = None,
+                  targets_path: Optional[str] = None,
+                  targets: Optional[Sequence[targets_lib.Target]] = None
+                  ) -> HeadTracks:
+  """The tracks `--tracks` names, checked against the head's targets.txt.
+
+  Args:
+    num_tracks: tracks of the head (`head_num_tracks`).
+    head: the head, for messages.
+    tracks: the `--tracks` text (`parse_tracks`); `None` means all.
+    targets_path: the head's targets.txt, read here unless `targets` (its
+      rows, read earlier) is given.
+    targets: the rows of `targets_path`, if already read.
+
+  Raises:
+    ValueError: targets.txt lists another number of tracks than the head
+      has, or `--tracks` names no such track.
+  """
+  if targets is None and targets_path:
+    targets = read_head_targets(targets_path)
+  if targets is not None:
+    check_targets_match(targets_path, len(targets), head, num_tracks)
+    targets = list(targets)
+  chosen = HeadTracks(num_tracks, targets, None)
+  return dataclasses.replace(chosen, indices=parse_tracks(
+      tracks, num_tracks, chosen.identifiers))

@@ -113,15 +113,10 @@ def score_variants_to_files(
   if isinstance(model, (str, os.PathLike)):
     model = models.load_model(model)
   num_tracks = tracks_lib.head_num_tracks(model, head)
-  identifiers = None
-  strand_pairs = None
-  if chosen_targets is not None:
-    tracks_lib.check_targets_match(targets, len(chosen_targets), head,
-                                   num_tracks)
-    identifiers = [t.identifier for t in chosen_targets]
-    if rc:
-      strand_pairs = tracks_lib.strand_pairs(chosen_targets)
-  indices = tracks_lib.parse_tracks(tracks, num_tracks, identifiers)
+  chosen = tracks_lib.choose_tracks(num_tracks, head, tracks, targets,
+                                    chosen_targets)
+  identifiers, indices = chosen.identifiers, chosen.indices
+  strand_pairs = chosen.strand_pairs() if rc else None
   profile_tracks = None
   if profiles is not None:
     try:
