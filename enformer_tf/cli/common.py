@@ -39,6 +39,13 @@ def add_gin_arguments(parser: argparse.ArgumentParser,
                            '(repeatable).')
 
 
+def add_model_argument(parser: argparse.ArgumentParser) -> None:
+  """`--model`: any saved Enformer (`enformer_tf.io.load_model`)."""
+  parser.add_argument('--model', required=True, metavar='PATH',
+                      help='a .keras file, an enformer-train directory or a '
+                      'checkpoint prefix in one')
+
+
 def fail(prog: str, error: BaseException, hint: str = '') -> int:
   """Prints `prog: error: <one line>` to stderr; returns the exit code."""
   print(f'{prog}: error: {one_line(error)}{hint}', file=sys.stderr)
@@ -66,5 +73,5 @@ def first_line(error: BaseException) -> str:
 
 
 __all__ = ['EXIT_INTERRUPTED', 'EXIT_OK', 'EXIT_USAGE', 'EXIT_USER_ERROR',
-           'Parser', 'add_gin_arguments', 'fail', 'first_line', 'one_line',
-           'run_or_fail']
+           'Parser', 'add_gin_arguments', 'add_model_argument', 'fail',
+           'first_line', 'one_line', 'run_or_fail']

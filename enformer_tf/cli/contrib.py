@@ -38,9 +38,7 @@ def _parser() -> common.Parser:
       PROG, 'Contribution scores of an Enformer prediction over a '
       'genome region: gradient x input, in-silico mutagenesis and attention '
       'maps, saved as arrays with coordinates and as PNGs.')
-  parser.add_argument('--model', required=True, metavar='PATH',
-                      help='a .keras file, an enformer-train directory or a '
-                      'checkpoint prefix in one')
+  common.add_model_argument(parser)
   parser.add_argument('--fasta', required=True, metavar='FILE',
                       help='the genome FASTA (plain or bgzip, indexed on '
                       'first use)')

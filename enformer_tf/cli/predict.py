@@ -35,9 +35,7 @@ def _parser() -> common.Parser:
   parser = common.Parser(
       PROG, 'Predict an Enformer head over genome regions; write '
       'bigWig / bedGraph per track, a table of every bin and optional PNGs.')
-  parser.add_argument('--model', required=True, metavar='PATH',
-                      help='a .keras file, an enformer-train directory or a '
-                      'checkpoint prefix in one')
+  common.add_model_argument(parser)
   parser.add_argument('--fasta', required=True, metavar='FILE',
                       help='the genome FASTA (plain or bgzip, indexed on '
                       'first use)')

@@ -67,9 +67,7 @@ def gene_types(text: str) -> Optional[Sequence[str]]:
 
 def _parser() -> common.Parser:
   parser = common.Parser(PROG, __doc__.split('\n')[0].split(': ', 1)[1])
-  parser.add_argument('--model', required=True, metavar='PATH',
-                      help='a .keras file, an enformer-train directory or a '
-                      'checkpoint prefix in one')
+  common.add_model_argument(parser)
   add_gene_arguments(parser)
   parser.add_argument('--targets', metavar='FILE',
                       help="the head's targets.txt: track names, --tracks "

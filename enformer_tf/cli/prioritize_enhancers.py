@@ -32,9 +32,7 @@ PROG = 'enformer-prioritize-enhancers'
 
 def _parser() -> common.Parser:
   parser = common.Parser(PROG, __doc__.split('\n')[0].split(': ', 1)[1])
-  parser.add_argument('--model', required=True, metavar='PATH',
-                      help='a .keras file, an enformer-train directory or a '
-                      'checkpoint prefix in one')
+  common.add_model_argument(parser)
   parser.add_argument('--fasta', required=True, metavar='FILE',
                       help='the genome FASTA')
   parser.add_argument('--genes', required=True, metavar='FILE',

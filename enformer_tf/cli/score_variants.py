@@ -46,9 +46,7 @@ def _parser() -> common.Parser:
   parser = common.Parser(
       PROG, 'Score the variants of a VCF with an Enformer head: SAD '
       'and SAR per track, to TSV (and HDF5).')
-  parser.add_argument('--model', required=True, metavar='PATH',
-                      help='a .keras file, an enformer-train directory or a '
-                      'checkpoint prefix in one')
+  common.add_model_argument(parser)
   parser.add_argument('--fasta', required=True, metavar='FILE',
                       help='the genome FASTA the VCF refers to (plain or '
                       'bgzip, indexed on first use)')
