@@ -4,28 +4,11 @@ import pytest
 import tensorflow as tf
 
 from enformer_tf.layers import MultiheadAttention
+from attention_setup import ATTENTION_KWARGS, B, H, K, T, V, X
 from layer_test_case import (MIXED_POLICIES, check_mixed_precision,
                               global_policy, run_layer_test)
 from numpy_reference import np_relative_attention
-
-B, T, H, K, V = 2, 5, 2, 4, 6
-X = np.random.RandomState(0).randn(B, T, H * V).astype('float32')
-
-ATTENTION_KWARGS = dict(
-    value_size=V, key_size=K, num_heads=H, scaling=True,
-    attention_dropout_rate=0.05, relative_positions=True,
-    relative_position_symmetric=False,
-    relative_position_functions=['positional_features_exponential',
-                                 'positional_features_central_mask',
-                                 'positional_features_gamma'],
-    num_relative_position_features=12, positional_dropout_rate=0.01,
-    zero_initialize=True)
-
-
-def _randomise(layer, seed=1):
-  rng = np.random.RandomState(seed)
-  for w in layer.weights:
-    w.assign(rng.randn(*w.shape).astype('float32') * 0.3)
+from random_weights import randomise_weights
 
 
 def test_contract_non_default_args():
@@ -44,7 +27,7 @@ def test_contract_non_default_args():
 def test_matches_naive_numpy_attention():
   mha = MultiheadAttention(**ATTENTION_KWARGS)
   mha.build(X.shape)
-  _randomise(mha)
+  randomise_weights(mha, seed=1, scale=0.3)
   out, weights = mha(X, training=False, return_attention_weights=True)
   expected, expected_weights = np_relative_attention(
       X.astype(np.float64), mha.q_layer.kernel.numpy(),
@@ -86,7 +69,7 @@ def test_default_feature_count_rounds_value_size():
 def test_weights_are_a_distribution():
   mha = MultiheadAttention(**ATTENTION_KWARGS)
   mha.build(X.shape)
-  _randomise(mha)
+  randomise_weights(mha, seed=1, scale=0.3)
   _, weights = mha(X, return_attention_weights=True)
   np.testing.assert_allclose(weights.numpy().sum(-1), 1.0, rtol=1e-5)
 
@@ -95,7 +78,7 @@ def test_dropout_only_in_training():
   mha = MultiheadAttention(**dict(ATTENTION_KWARGS,
                                   attention_dropout_rate=0.5))
   mha.build(X.shape)
-  _randomise(mha)
+  randomise_weights(mha, seed=1, scale=0.3)
   np.testing.assert_array_equal(mha(X, training=False).numpy(),
                                 mha(X, training=False).numpy())
   assert not np.allclose(mha(X, training=True).numpy(),
@@ -118,7 +101,7 @@ def test_mixed_precision_keeps_the_softmax_in_float32(policy):
   with global_policy(policy):
     mha = MultiheadAttention(**ATTENTION_KWARGS)
   mha.build(X.shape)
-  _randomise(mha)
+  randomise_weights(mha, seed=1, scale=0.3)
   out, weights = mha(X, training=False, return_attention_weights=True)
   assert out.dtype == mha.compute_dtype != 'float32'
   # The weights are a float32 softmax of the low-precision logits: rows sum

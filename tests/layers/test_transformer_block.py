@@ -3,27 +3,10 @@ import numpy as np
 import pytest
 
 from enformer_tf.layers import TransformerBlock
+from attention_setup import ATTENTION_KWARGS, B, H, K, T, V, X
 from layer_test_case import run_layer_test
 from numpy_reference import np_relative_attention
-
-B, T, H, K, V = 2, 5, 2, 4, 6
-X = np.random.RandomState(0).randn(B, T, H * V).astype('float32')
-
-ATTENTION_KWARGS = dict(
-    value_size=V, key_size=K, num_heads=H, scaling=True,
-    attention_dropout_rate=0.05, relative_positions=True,
-    relative_position_symmetric=False,
-    relative_position_functions=['positional_features_exponential',
-                                 'positional_features_central_mask',
-                                 'positional_features_gamma'],
-    num_relative_position_features=12, positional_dropout_rate=0.01,
-    zero_initialize=True)
-
-
-def _randomise(layer, seed=1):
-  rng = np.random.RandomState(seed)
-  for w in layer.weights:
-    w.assign(rng.randn(*w.shape).astype('float32') * 0.3)
+from random_weights import randomise_weights
 
 
 def test_transformer_block_contract():
@@ -37,7 +20,7 @@ def test_transformer_block_contract():
 def test_transformer_block_matches_numpy():
   block = TransformerBlock(H * V, 0.4, ATTENTION_KWARGS)
   block.build(X.shape)
-  _randomise(block, seed=2)
+  randomise_weights(block, seed=2, scale=0.3)
   out, weights = block(X, training=False, return_attention_weights=True)
 
   def layer_norm(x, ln):

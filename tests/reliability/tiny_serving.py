@@ -6,6 +6,7 @@ temporary directory and the others reuse it. Tests that change files in the
 export copy it first (`private_copy`). `soak` is the concurrency soak of
 `bench/soak.py` (the same procedure; tests do not import bench scripts).
 """
+import importlib.util
 import os
 import shutil
 import threading
@@ -29,6 +30,18 @@ DNA_SIGNATURES = ('dna', 'human_dna', 'mouse_dna', 'embeddings_dna')
 ONE_HOT_TWIN = {'dna': 'serving_default', 'human_dna': 'human',
                 'mouse_dna': 'mouse', 'embeddings_dna': 'embeddings'}
 _SHARED_DIR = 'reliability_tiny_export'
+# The TF Serving kit (the repository's serving/ folder).
+KIT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'serving')
+
+
+def load_client():
+  """The kit's `client.py`, imported from its file as users run it."""
+  spec = importlib.util.spec_from_file_location(
+      'enformer_serving_client', os.path.join(KIT, 'client.py'))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
 
 
 def tiny_model(seed: int = 0):

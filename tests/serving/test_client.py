@@ -5,7 +5,6 @@ talks to stand-ins for tensorflow_model_server's gRPC and REST APIs that run
 the export through TensorFlow's C++ session, as TF Serving does.
 """
 import http.server
-import importlib.util
 import json
 import os
 import threading
@@ -16,19 +15,8 @@ import pytest
 import tensorflow as tf
 
 from reliability import tiny_serving
-from reliability.tiny_serving import BINS, HEADS, L, one_hot, random_codes
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-KIT = os.path.join(REPO, 'serving')
-
-
-def load_client():
-  spec = importlib.util.spec_from_file_location(
-      'enformer_serving_client', os.path.join(KIT, 'client.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+from reliability.tiny_serving import (BINS, HEADS, KIT, L, load_client,
+                                      one_hot, random_codes)
 
 
 def dna_strings(codes):

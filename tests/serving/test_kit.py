@@ -1,6 +1,5 @@
 """The TF Serving kit in `serving/`: configs parse, documented sizes are the
 computed ones, the client's sequence handling is right."""
-import importlib.util
 import json
 import os
 import re
@@ -13,18 +12,7 @@ from google.protobuf import text_format
 
 import enformer_tf
 from enformer_tf.export import signatures
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-KIT = os.path.join(REPO, 'serving')
-
-
-def load_client():
-  spec = importlib.util.spec_from_file_location(
-      'enformer_serving_client', os.path.join(KIT, 'client.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+from reliability.tiny_serving import KIT, load_client
 
 
 def read(name):
