@@ -96,6 +96,24 @@ def is_bigwig_file(path: str) -> bool:
       int.from_bytes(head, 'little'), int.from_bytes(head, 'big'))
 
 
+def open_bigwig(path: str, where: str):
+  """An open pyBigWig reader of `path`; `where` names it in the message.
+
+  Raises:
+    ValueError: `path` is not a readable bigWig file.
+  """
+  bigwig = None
+  # Checked first: libBigWig prints to stderr on a file that is no bigWig.
+  if is_bigwig_file(path):
+    try:
+      bigwig = pyBigWig.open(path)
+    except RuntimeError:
+      pass
+  if bigwig is None or not bigwig.isBigWig():
+    raise ValueError(f'{where} is not a readable bigWig file.')
+  return bigwig
+
+
 class BigWigTracks:
   """The bigWigs of targets.txt (each file opened once), missing data = NaN.
 
@@ -118,15 +136,7 @@ class BigWigTracks:
                  f'{target.file!r}')
         if not os.path.isfile(path):
           raise FileNotFoundError(f'{where} not found (looked for {path!r}).')
-        bigwig = None
-        if is_bigwig_file(path):
-          try:
-            bigwig = pyBigWig.open(path)
-          except RuntimeError:
-            pass
-        if bigwig is None or not bigwig.isBigWig():
-          raise ValueError(f'{where} is not a readable bigWig file.')
-        self._bigwigs[path] = bigwig
+        self._bigwigs[path] = open_bigwig(path, where)
     except BaseException:
       self.close()
       raise

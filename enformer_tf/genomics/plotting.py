@@ -31,22 +31,13 @@ def observed_bins(bigwig_path: str, prediction: IntervalPrediction,
     FileNotFoundError: no such file.
     ValueError: not a bigWig, or no such chromosome in it.
   """
-  import pyBigWig
   from enformer_tf.data import bigwig as bigwig_lib
   from enformer_tf.data import genome
 
   bigwig_path = os.fspath(bigwig_path)
   if not os.path.isfile(bigwig_path):
     raise FileNotFoundError(f'bigWig {bigwig_path!r} not found.')
-  bigwig = None
-  # Checked first: libBigWig prints to stderr on a file that is no bigWig.
-  if bigwig_lib.is_bigwig_file(bigwig_path):
-    try:
-      bigwig = pyBigWig.open(bigwig_path)
-    except RuntimeError:
-      pass
-  if bigwig is None or not bigwig.isBigWig():
-    raise ValueError(f'{bigwig_path!r} is not a readable bigWig file.')
+  bigwig = bigwig_lib.open_bigwig(bigwig_path, repr(bigwig_path))
   try:
     sizes = bigwig.chroms()
     if prediction.chrom not in sizes:
