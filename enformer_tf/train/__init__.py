@@ -38,6 +38,7 @@ from enformer_tf.train.optimizer import adam
 from enformer_tf.train.run import run_training
 from enformer_tf.train.run import train_and_evaluate
 from enformer_tf.train.schedules import LinearWarmup
+from enformer_tf.train.schedules import WarmupCosineDecay
 from enformer_tf.train.trainer import Trainer
 
 __all__ = [
@@ -45,5 +46,5 @@ __all__ = [
     'TrainingInterrupted', 'adam', 'basenji_datasets', 'compile_for_fit',
     'finetune_adam', 'finetune_model', 'fit_dataset', 'prepare_finetune',
     'random_datasets', 'run_training', 'train_and_evaluate',
-    'train_from_bindings', 'train_from_gin',
+    'WarmupCosineDecay', 'train_from_bindings', 'train_from_gin',
 ]

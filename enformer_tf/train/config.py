@@ -9,6 +9,7 @@ user's own folders, see `gin_search_path`):
 | `enformer_tf.Enformer`               | the model (bind uncalled)          |
 | `keras.optimizers.Adam`              | tf-keras Adam (bind uncalled)      |
 | `enformer_tf.train.LinearWarmup`     | warmup-then-constant schedule      |
+| `enformer_tf.train.WarmupCosineDecay` | warmup, then cosine decay (CPU)   |
 | `enformer_tf.train.Trainer`          | the training loop's arguments      |
 | `enformer_tf.train.train`            | entry point: model_dir, num_steps  |
 |                                      | (`train_from_bindings` in Python)  |
@@ -135,6 +136,8 @@ def train_from_bindings(model_dir: str = gin.REQUIRED,
 gin.external_configurable(Enformer, module='enformer_tf')
 gin.external_configurable(keras.optimizers.Adam, module='keras.optimizers')
 gin.external_configurable(schedules.LinearWarmup, module='enformer_tf.train')
+gin.external_configurable(schedules.WarmupCosineDecay,
+                          module='enformer_tf.train')
 gin.external_configurable(basenji_datasets, module='enformer_tf.train')
 gin.external_configurable(random_datasets, module='enformer_tf.train')
 gin.external_configurable(finetune.finetune_model, module='enformer_tf.train')

@@ -7,6 +7,7 @@
 making it, as the gin entry point `config.train_from_bindings` passes).
 `Trainer.train` alone trains without the final evaluation.
 """
+import logging
 from typing import Callable, Optional, Union
 
 import tf_keras as keras
@@ -52,10 +53,23 @@ def run_training(trainer: Union[trainer_lib.Trainer,
   _check_num_steps(num_steps)
   if not isinstance(trainer, trainer_lib.Trainer):
     trainer = trainer()
+  _warn_if_schedule_ends_elsewhere(trainer.learning_rate, int(num_steps))
   trainer.train(int(num_steps))
   if trainer.eval_data:
     trainer.evaluate()
   return trainer
+
+
+def _warn_if_schedule_ends_elsewhere(learning_rate, num_steps: int) -> None:
+  # A decaying schedule (`WarmupCosineDecay`) is tuned to one run length: a
+  # run that stops early ends at a high rate, one that goes on trains at the
+  # floor. Both are legitimate (resuming to extend a run), so warn, not fail.
+  total = getattr(learning_rate, 'total_steps', None)
+  if total is not None and total != num_steps:
+    logging.warning(
+        'The learning-rate schedule decays over %d steps but the run trains '
+        'to step %d; bind its total_steps to the run length (the CPU gin '
+        'files use the NUM_STEPS macro for both).', total, num_steps)
 
 
 def _check_num_steps(num_steps):
