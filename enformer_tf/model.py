@@ -7,7 +7,7 @@ The layer tree mirrors deepmind-research `enformer/enformer.py`
 `trunk/transformer/transformer_block_{i}`, `trunk/final_pointwise`,
 `head_{organism}`), so converting the official weights is a table.
 """
-from typing import List, Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -389,6 +389,21 @@ class Enformer(keras.Model):
 
     `T` is the number of 128-bp bins before the final crop.
     """
+    return self._attend(inputs)[1]
+
+  def embed_with_attention(self, inputs
+                           ) -> Tuple[tf.Tensor, List[tf.Tensor]]:
+    """`embed` in inference, with each layer's `attention_weights`.
+
+    One pass gives both, so a tool that needs predictions, their input
+    gradient and the attention (enhancer prioritisation) runs the trunk once.
+    """
+    x, weights = self._attend(inputs)
+    crop, final_pointwise = self.trunk.layers[3:]
+    return final_pointwise(crop(x, training=False), training=False), weights
+
+  def _attend(self, inputs) -> Tuple[tf.Tensor, List[tf.Tensor]]:
+    """The transformer's output in inference, and its attention weights."""
     stem, conv_tower, transformer = self.trunk.layers[:3]
     x = self._prepare_inputs(inputs)
     if self._runs_in_chunks(x, training=False):
@@ -400,7 +415,7 @@ class Enformer(keras.Model):
       x, block_weights = block(x, training=False,
                                return_attention_weights=True)
       weights.append(block_weights)
-    return weights
+    return x, weights
 
   def get_config(self):
     return dict(

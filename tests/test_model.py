@@ -146,6 +146,13 @@ def test_predict_head_and_attention_weights():
   weights = model.attention_weights(x)
   assert len(weights) == 2 and weights[0].shape == (2, 2, 16, 16)
   np.testing.assert_allclose(weights[1].numpy().sum(-1), 1.0, rtol=1e-5)
+  # One pass for the embedding and the attention: the same as each alone.
+  embedding, same_weights = model.embed_with_attention(x)
+  np.testing.assert_allclose(embedding.numpy(),
+                             model.embed(x, training=False).numpy(),
+                             rtol=1e-6)
+  for a, b in zip(same_weights, weights):
+    np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-6)
 
 
 def test_max_pooling_and_no_transformer():

@@ -253,17 +253,10 @@ def _masked_mean(predictions, mask):
 
 
 def _trunk_pass(model, x, head: str, mask):
-  """`(target [B], attention list, predictions)` in inference, the trunk
-  run as `Enformer.embed` does, keeping each block's attention."""
-  stem, conv_tower, transformer, crop, final_pointwise = model.trunk.layers
-  h = model._prepare_inputs(x)  # pylint: disable=protected-access
-  h = conv_tower(stem(h, training=False), training=False)
-  attention = []
-  for block in transformer.layers:
-    h, weights = block(h, training=False, return_attention_weights=True)
-    attention.append(tf.cast(weights, tf.float32))  # [B, H, T, T]
-  h = final_pointwise(crop(h, training=False), training=False)
-  predictions = model.head_layers[head](h)  # [B, bins, tracks]
+  """`(target [B], attention list, predictions)` from one inference pass."""
+  embedding, weights = model.embed_with_attention(x)
+  attention = [tf.cast(w, tf.float32) for w in weights]  # [B, H, T, T] each
+  predictions = model.head_layers[head](embedding)  # [B, bins, tracks]
   return _masked_mean(predictions, mask), attention, tf.cast(predictions,
                                                              tf.float32)
 
