@@ -57,6 +57,21 @@ def trained_synthetic(tmp_path_factory):
     return synthetic_model.trained_or_cached(work_dir)
 
 
+@pytest.fixture(scope='session')
+def long_range(tmp_path_factory):
+  """The committed model that learnt the distal rule, with its genome
+  (`long_range_model.LongRange`; the genome is regenerated, ~7 s)."""
+  import long_range_model
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    base = base.parent
+  work_dir = str(base / 'long_range_genome')
+  os.makedirs(work_dir, exist_ok=True)
+  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return long_range_model.prepare(work_dir)
+
+
 def pytest_itemcollected(item):
   # Under pytest-xdist (`--dist loadgroup`), every test that needs the
   # trained model runs on the worker that trains it: no other worker sits
@@ -66,6 +81,10 @@ def pytest_itemcollected(item):
   if 'trained_synthetic' in getattr(item, 'fixturenames', ()):
     item.add_marker(pytest.mark.xdist_group('trained_synthetic'))
     item.add_marker(pytest.mark.trained_synthetic)
+  if 'long_range' in getattr(item, 'fixturenames', ()):
+    # One worker regenerates the genome and loads the model once.
+    item.add_marker(pytest.mark.xdist_group('long_range'))
+    item.add_marker(pytest.mark.slow)
 
 
 @pytest.hookimpl(trylast=True)
