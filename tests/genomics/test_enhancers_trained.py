@@ -6,8 +6,8 @@ element >= 2 kb from a promoter, so its enhancers lie outside the window.
 The pairs are therefore the close table of `pairs.write_pairs_for`: each
 gene's own promoter (significant) and plain-sequence stretches within 900 bp
 (not), on the held-out chromosome chr3. That the three scores rank distal
-partner enhancers above decoys needs a long-range model, which the suite
-does not have yet (issue 12).
+partner enhancers above decoys is tested on the committed long-range model
+(test_enhancers_long_range.py).
 """
 import os
 
