@@ -13,3 +13,5 @@ DEFAULT_HEADS = {'human': 5313, 'mouse': 1643}
 SPLITS = ('train', 'valid', 'test')
 # Written by training beside its checkpoints, read back to rebuild the model.
 OPERATIVE_CONFIG = 'operative_config.gin'
+# Written beside it: the model's own config (and its LoRA adapters).
+MODEL_CONFIG = 'model_config.json'

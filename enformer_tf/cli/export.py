@@ -66,8 +66,9 @@ def _parser() -> common.Parser:
   source.add_argument('--keras_model', metavar='FILE',
                       help='a model saved with model.save("model.keras")')
   source.add_argument('--checkpoint_dir', metavar='DIR',
-                      help='a training directory: operative_config.gin and '
-                      'checkpoints (the latest is exported)')
+                      help='a training directory: model_config.json or '
+                      'operative_config.gin and checkpoints (the latest is '
+                      'exported)')
   parser.add_argument('--export_dir', required=True, metavar='DIR',
                       help='the model base directory TF Serving watches')
   parser.add_argument('--version', type=int, default=None,

@@ -31,6 +31,7 @@ import tf_keras as keras
 
 from enformer_tf.export import signatures as signatures_lib
 from enformer_tf.export import versions, warmup
+from enformer_tf.layers import lora
 
 METADATA_FILE = os.path.join('assets.extra', 'enformer_export.json')
 
@@ -69,7 +70,8 @@ def export_saved_model(model: keras.Model,
   the centre `L` bp, as `deepmind/enformer/1` does.
 
   Args:
-    model: a built Enformer with a fixed `sequence_length`.
+    model: a built Enformer with a fixed `sequence_length`; LoRA adapters
+      (`layers.lora`) are merged into a copy, which is exported.
     export_dir: the model's base directory (TF Serving's `base_path`);
       created if missing. Must be local.
     version: the version number; default 1 + the highest existing one.
@@ -101,6 +103,8 @@ def export_saved_model(model: keras.Model,
       non-local `export_dir`.
   """
   export_dir = versions.check_local(export_dir)
+  # LoRA adapters are folded into their kernels: a plain Enformer is served.
+  model = lora.merged_model(model)
   if mixed_bfloat16:
     model = in_mixed_bfloat16(model)
   # Validates the model and the options before anything is written.

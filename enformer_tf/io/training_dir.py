@@ -1,18 +1,28 @@
 """Rebuilding an Enformer from a training directory.
 
-`enformer-train` writes `operative_config.gin` (the run's gin bindings, the
-`Enformer` constructor arguments among them) beside the checkpoints; the
-model is rebuilt from those bindings, without running the training code, and
-its weights restored from the newest checkpoint.
+The `Trainer` writes, beside the checkpoints, `model_config.json`
+(`write_model_config`: the model's `get_config()`, new heads included, and
+its LoRA adapters, `layers.lora.lora_config`) and `operative_config.gin`
+(the run's gin bindings). The model is rebuilt from `model_config.json`, or,
+in directories written before it existed, from the `Enformer` bindings of
+the gin config, without running the training code; its weights are restored
+from the newest checkpoint. A fine-tuning run (`Trainer.model =
+@finetune_model`) has only the former: its gin config binds the fine-tuning
+function, not `Enformer`.
 """
+import json
 import os
-from typing import Dict
+from typing import Any, Dict
 
 import tensorflow as tf
 import tf_keras as keras
 
-from enformer_tf.constants import OPERATIVE_CONFIG
+from enformer_tf.atomic import write_atomically
+from enformer_tf.constants import MODEL_CONFIG, OPERATIVE_CONFIG
+from enformer_tf.layers import lora as lora_lib
 from enformer_tf.model import Enformer
+
+MODEL_CONFIG_FORMAT = 1
 
 
 class _GinValue:
@@ -99,27 +109,92 @@ def enformer_kwargs_from_gin(text: str, source: str = 'the gin config'
   return {arg: resolve(value, arg) for arg, value in kwargs.items()}
 
 
+def model_config(model: Enformer) -> Dict[str, Any]:
+  """What `write_model_config` writes: `format`, `class_name`, `config`
+  (`model.get_config()`) and `lora` (`layers.lora.lora_config`)."""
+  return dict(format=MODEL_CONFIG_FORMAT, class_name=type(model).__name__,
+              config=model.get_config(), lora=lora_lib.lora_config(model))
+
+
+def write_model_config(directory: str, model: keras.Model) -> bool:
+  """Writes `directory/model_config.json` for an `Enformer` (atomically).
+
+  Returns:
+    Whether it was written (other models have no such config).
+  """
+  if not isinstance(model, Enformer):
+    return False
+  text = json.dumps(model_config(model), indent=1, sort_keys=True)
+  write_atomically(os.path.join(directory, MODEL_CONFIG), text + '\n')
+  return True
+
+
+def model_from_config_file(path: str) -> Enformer:
+  """The built model a `model_config.json` describes, its adapters applied
+  (weights fresh: restore a checkpoint into it).
+
+  Raises:
+    ValueError: not a model config of a known format, or one whose
+      arguments or adapters do not fit `Enformer`.
+  """
+  try:
+    with open(path, encoding='utf-8') as f:
+      spec = json.load(f)
+  except ValueError as e:
+    raise ValueError(f'{path} is not JSON: {e}') from e
+  if not isinstance(spec, dict) or spec.get('format') != MODEL_CONFIG_FORMAT:
+    raise ValueError(f'{path} is not a model config of format '
+                     f'{MODEL_CONFIG_FORMAT} (written by enformer_tf\'s '
+                     'Trainer).')
+  if spec.get('class_name') != 'Enformer':
+    raise ValueError(f'{path} describes a {spec.get("class_name")!r}, not an '
+                     'Enformer.')
+  try:
+    model = Enformer.from_config(spec['config'])
+  except (KeyError, TypeError, ValueError) as e:
+    raise ValueError(f'{path} holds Enformer arguments it does not take: '
+                     f'{e}') from e
+  model.build(tf.TensorShape([None, model.sequence_length, 4]))
+  lora_lib.restore_lora(model, spec.get('lora') or [])
+  return model
+
+
+def _model_from_gin(config_path: str) -> Enformer:
+  with open(config_path, encoding='utf-8') as f:
+    kwargs = enformer_kwargs_from_gin(f.read(), config_path)
+  try:
+    model = Enformer(**kwargs)
+  except TypeError as e:
+    raise ValueError(f'{config_path} binds Enformer arguments it does not '
+                     f'take: {e}') from e
+  model.build(tf.TensorShape([None, model.sequence_length, 4]))
+  return model
+
+
 def model_from_checkpoint(checkpoint_dir: str) -> keras.Model:
   """Rebuilds an Enformer from a training directory and restores its weights.
 
   The directory is what `enformer_tf.train.Trainer` writes:
-  `operative_config.gin` (the gin bindings of the run, including the
-  `Enformer` constructor arguments) beside `tf.train.CheckpointManager`
-  checkpoints of `tf.train.Checkpoint(step=..., model=..., optimizer=...)`.
-  The latest checkpoint is restored; only the `model` branch is read, and
-  every model variable must be found in it.
+  `model_config.json` and `operative_config.gin` (module docstring) beside
+  `tf.train.CheckpointManager` checkpoints of `tf.train.Checkpoint(step=...,
+  model=..., optimizer=...)`. The model is built from `model_config.json`
+  if there is one, else from the gin config's `Enformer` bindings. The
+  latest checkpoint is restored; only the `model` branch is read, and every
+  model variable must be found in it. LoRA adapters are restored and then
+  merged (`layers.lora.merge_lora`): the model returned is a plain Enformer
+  with the run's outputs, ready to save or export.
 
   Args:
     checkpoint_dir: the training directory, or one checkpoint's prefix
-      (`DIR/ckpt-1000`) with the operative config beside it.
+      (`DIR/ckpt-1000`) with the configs beside it.
 
   Returns:
     The built Enformer with the checkpoint's weights.
 
   Raises:
-    FileNotFoundError: no checkpoint or no `operative_config.gin`.
-    ValueError: the config binds no usable `Enformer` arguments, or the
-      checkpoint does not match the model it describes.
+    FileNotFoundError: no checkpoint, or neither config file.
+    ValueError: the config describes no usable Enformer, or the checkpoint
+      does not match the model it describes.
   """
   checkpoint_dir = os.fspath(checkpoint_dir)
   if os.path.isdir(checkpoint_dir):
@@ -134,22 +209,20 @@ def model_from_checkpoint(checkpoint_dir: str) -> keras.Model:
   else:
     raise FileNotFoundError(f'{checkpoint_dir} is neither a training '
                             'directory nor a checkpoint prefix.')
-  config_path = os.path.join(directory, OPERATIVE_CONFIG)
-  if not os.path.exists(config_path):
-    raise FileNotFoundError(
-        f'No {OPERATIVE_CONFIG} in {directory}: the model\'s architecture '
-        'is read from the gin config saved beside the checkpoints.')
-  with open(config_path, encoding='utf-8') as f:
-    kwargs = enformer_kwargs_from_gin(f.read(), config_path)
-  try:
-    model = Enformer(**kwargs)
-  except TypeError as e:
-    raise ValueError(f'{config_path} binds Enformer arguments it does not '
-                     f'take: {e}') from e
+  config_path = os.path.join(directory, MODEL_CONFIG)
+  if os.path.exists(config_path):
+    model = model_from_config_file(config_path)
+  else:
+    config_path = os.path.join(directory, OPERATIVE_CONFIG)
+    if not os.path.exists(config_path):
+      raise FileNotFoundError(
+          f'No {MODEL_CONFIG} or {OPERATIVE_CONFIG} in {directory}: the '
+          'model\'s architecture is read from the config saved beside the '
+          'checkpoints.')
+    model = _model_from_gin(config_path)
   if model.sequence_length is None:
-    raise ValueError(f'{config_path} binds Enformer.sequence_length = None; '
+    raise ValueError(f'{config_path} gives Enformer sequence_length = None; '
                      'an export needs a fixed input length.')
-  model.build(tf.TensorShape([None, model.sequence_length, 4]))
   try:
     status = tf.train.Checkpoint(model=model).restore(checkpoint)
     status.assert_existing_objects_matched()
@@ -159,4 +232,5 @@ def model_from_checkpoint(checkpoint_dir: str) -> keras.Model:
         f'described by {config_path} with the same shape: '
         f'{str(e).strip().splitlines()[0]}') from e
   status.expect_partial()  # The optimizer and step are not needed.
+  lora_lib.merge_lora(model)
   return model

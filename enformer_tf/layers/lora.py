@@ -18,11 +18,21 @@ exports like any other.
 Targets, per transformer block: `q`, `k`, `v`, `output` (the attention's
 `q_layer`, `k_layer`, `v_layer`, `embedding_layer`), `mlp1`, `mlp2`
 (`mlp_linear1`, `mlp_linear2`); `attention` is the first four, `mlp` the
-last two. The wrapped model's own config does not record the adapters:
-checkpoints of it restore into a model adapted the same way; merge before
-saving a `.keras` file or exporting.
+last two.
+
+Saving an adapted model:
+- training checkpoints (`tf.train.Checkpoint`) hold the adapters; they
+  restore into a model adapted the same way (`lora_config` records how,
+  `restore_lora` re-applies it; `enformer-train` writes it beside the
+  checkpoints, so `enformer_tf.load_model` reopens the run);
+- `.keras` files and Keras weight files hold the *merged* weights: an
+  adapter saves the kernel `W + (alpha / rank) A B` where its `Dense` would
+  save its kernel, and the model's config (which does not record adapters)
+  is the plain model's, so the file loads as a plain model with the same
+  outputs;
+- `merged_model(model)` is a merged plain copy (SavedModel export uses it).
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import tensorflow as tf
 import tf_keras as keras
@@ -120,6 +130,26 @@ class LoRADense(keras.layers.Layer):
         self.delta(), self.layer.kernel.dtype))
     self.layer.trainable = True
     return self.layer
+
+  def merged_weights(self) -> List[tf.Tensor]:
+    """The wrapped Dense's weights with the update folded in (not assigned):
+    `[kernel + (alpha / rank) A B, bias]` (no bias if it has none)."""
+    kernel = self.layer.kernel + tf.cast(self.delta(), self.layer.kernel.dtype)
+    return [kernel] + ([self.layer.bias] if self.layer.use_bias else [])
+
+  def save_own_variables(self, store):
+    # Where the Dense's own weights go in a `.keras` or weights file: the
+    # merged kernel and the bias, in the Dense's order. The model's config
+    # names a plain Dense here, which loads them (module docstring).
+    for i, value in enumerate(self.merged_weights()):
+      store[f'{i}'] = value.numpy()
+
+  def load_own_variables(self, store):
+    raise ValueError(
+        f'{self.name}: Keras weight files hold the merged weights of LoRA '
+        'adapters, which cannot be split into base and adapter again. Load '
+        'the file into a model without adapters (enformer_tf.load_model), '
+        'or restore a training checkpoint to go on training the adapters.')
 
   def compute_output_shape(self, input_shape):
     return self.layer.compute_output_shape(input_shape)
@@ -247,3 +277,94 @@ def lora_summary(root: keras.layers.Layer) -> Dict[str, int]:
   return dict(adapters=len(adapters),
               parameters=sum(int(tf.size(a.lora_a)) + int(tf.size(a.lora_b))
                              for a in adapters))
+
+
+def lora_config(root: keras.layers.Layer) -> List[Dict[str, Any]]:
+  """How the adapters under `root` were applied, for `restore_lora`.
+
+  Returns:
+    One entry per adapter, in block and `TARGETS` order: `block` (index
+    among the transformer blocks), `target` (a `TARGETS` name), `rank`,
+    `alpha`, `dropout_rate`. Empty without adapters. JSON-serialisable.
+  """
+  config = []
+  for index, block in enumerate(transformer_blocks(root)):
+    for target, (where, attribute) in TARGETS.items():
+      layer = getattr(_holder(block, where), attribute)
+      if isinstance(layer, LoRADense):
+        config.append(dict(block=index, target=target, rank=layer.rank,
+                           alpha=layer.alpha,
+                           dropout_rate=layer.dropout_rate))
+  return config
+
+
+def restore_lora(root: keras.layers.Layer,
+                 config: Sequence[Mapping[str, Any]]) -> List[LoRADense]:
+  """Adapts a built `root` as `lora_config` recorded (fresh adapter weights:
+  restore a checkpoint afterwards).
+
+  Raises:
+    ValueError: an entry without the `lora_config` keys, or one that does
+      not fit `root` (block out of range, unknown target, twice the same).
+  """
+  keys = ('block', 'target', 'rank', 'alpha', 'dropout_rate')
+  adapters = []
+  for entry in config:
+    if not isinstance(entry, Mapping) or sorted(entry) != sorted(keys):
+      raise ValueError(f'A LoRA config entry must have the keys {keys}, '
+                       f'got {entry!r}.')
+    adapters += apply_lora(root, rank=entry['rank'], alpha=entry['alpha'],
+                           dropout_rate=entry['dropout_rate'],
+                           targets=[entry['target']], blocks=[entry['block']])
+  return adapters
+
+
+def _assign_merged(source, target, path: str, seen: set) -> int:
+  """Assigns `source`'s variables to the same objects of `target`, folding
+  each adapter into the plain Dense at its place; returns how many."""
+  if id(source) in seen:
+    return 0
+  seen.add(id(source))
+  if isinstance(source, tf.Variable):
+    if source.shape != target.shape:
+      raise ValueError(f'{path}: shape {source.shape} vs {target.shape} in '
+                       'the copy.')
+    target.assign(source)
+    return 1
+  if isinstance(source, LoRADense):
+    values = source.merged_weights()
+    for variable, value in zip((target.kernel, target.bias), values):
+      variable.assign(value)
+    return len(values)
+  view = tf.train.TrackableView(source)
+  target_children = view.children(target)
+  assigned = 0
+  for name, child in view.children(source).items():
+    if name not in target_children:
+      raise ValueError(f'{path}/{name} has no counterpart in the copy.')
+    assigned += _assign_merged(child, target_children[name],
+                               f'{path}/{name}', seen)
+  return assigned
+
+
+def merged_model(model: keras.Model,
+                 input_shape: Sequence[Optional[int]] = (None, None, 4)
+                 ) -> keras.Model:
+  """`model` itself if it has no adapters, else a plain copy with every
+  adapter folded into its kernel (the same outputs; `model` is unchanged).
+
+  Args:
+    model: a built model whose class rebuilds it from `get_config()` (an
+      `Enformer`).
+    input_shape: what the copy is built with (one-hot DNA by default).
+  """
+  if not lora_layers(model):
+    return model
+  copy = type(model).from_config(model.get_config())
+  copy.build(tf.TensorShape(input_shape))
+  assigned = _assign_merged(model, copy, model.name, set())
+  if assigned != len(copy.variables):
+    raise ValueError(f'Merging the adapters of {model.name} set '
+                     f'{assigned} of the copy\'s {len(copy.variables)} '
+                     'variables: the model is not its config plus adapters.')
+  return copy

@@ -37,8 +37,9 @@ gradients nor the trunk's activations are kept for the backward pass
 (bench/finetune_memory.py measures it).
 
 `lora` adds low-rank adapters (`layers.lora`) after the freezing: only the
-adapters (and what else trains) are trainable. `merge_lora(model)` before
-export.
+adapters (and what else trains) are trainable. A `.keras` file, a SavedModel
+export and `enformer_tf.load_model` of the training directory all give the
+merged plain Enformer (`layers.lora` says how).
 
 Discriminative learning rates: `finetune_adam` scales the learning rate of
 the pretrained trunk's variables by `trunk_learning_rate_multiplier`; heads
@@ -53,7 +54,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import tensorflow as tf
 import tf_keras as keras
 
-from enformer_tf.constants import OPERATIVE_CONFIG
+from enformer_tf.constants import MODEL_CONFIG, OPERATIVE_CONFIG
 from enformer_tf.layers import lora as lora_lib
 from enformer_tf.layers.conv_block import ConvBlock
 from enformer_tf.model import Enformer
@@ -104,7 +105,8 @@ class InitReport:
 
 def _is_training_dir(path: str) -> bool:
   directory = path if os.path.isdir(path) else os.path.dirname(path)
-  return os.path.exists(os.path.join(directory, OPERATIVE_CONFIG))
+  return any(os.path.exists(os.path.join(directory, name))
+             for name in (MODEL_CONFIG, OPERATIVE_CONFIG))
 
 
 def load_source(source: Source, **deepmind_kwargs) -> Enformer:
@@ -112,7 +114,8 @@ def load_source(source: Source, **deepmind_kwargs) -> Enformer:
 
   Args:
     source: an `Enformer`; a `.keras` file; a training directory or a
-      checkpoint prefix in one (it has `operative_config.gin`); otherwise a
+      checkpoint prefix in one (it has `model_config.json` or
+      `operative_config.gin`; a LoRA run comes back merged); otherwise a
       DeepMind Sonnet checkpoint (prefix, file or directory), whose
       configuration is read off its shapes.
     **deepmind_kwargs: `Enformer` arguments for a DeepMind checkpoint
@@ -204,11 +207,13 @@ def find_layer(model: keras.layers.Layer, path: str) -> keras.layers.Layer:
 def _freeze_own_weights(layer: keras.layers.Layer) -> None:
   """Moves `layer`'s own (not its children's) weights to non-trainable."""
   # In place: assigning new lists would make Keras track them as data
-  # structures and put the trainable variables back.
+  # structures and put the trainable variables back. In front: a `.keras`
+  # file stores a layer's weights in the order trainable + non-trainable,
+  # which must stay that of the plain model that will load it.
   own = list(layer._trainable_weights)  # pylint: disable=protected-access
   del layer._trainable_weights[:]  # pylint: disable=protected-access
-  layer._non_trainable_weights.extend(  # pylint: disable=protected-access
-      w for w in own if all(w is not n for n in layer._non_trainable_weights))  # pylint: disable=protected-access
+  layer._non_trainable_weights[:0] = [  # pylint: disable=protected-access
+      w for w in own if all(w is not n for n in layer._non_trainable_weights)]  # pylint: disable=protected-access
 
 
 def freeze(layer: keras.layers.Layer) -> None:

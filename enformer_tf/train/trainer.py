@@ -41,6 +41,7 @@ import tqdm
 
 from enformer_tf.atomic import write_atomically
 from enformer_tf.constants import OPERATIVE_CONFIG
+from enformer_tf.io import training_dir
 from enformer_tf.train import augment as augment_lib
 from enformer_tf.train import checkpointing
 from enformer_tf.train import datasets as datasets_lib
@@ -77,7 +78,8 @@ class Trainer:
       'target': [T, N]}`, or a callable returning that mapping. The trainer
       repeats, augments and batches it.
     model_dir: checkpoints, TensorBoard summaries (`train/`, `eval/`),
-      evaluation tables (`eval/*.tsv`) and `operative_config.gin`.
+      evaluation tables (`eval/*.tsv`), `operative_config.gin` and
+      `model_config.json` (`io.training_dir`).
     batch_size: global batch size per organism update (split over replicas).
     optimizer: callable `learning_rate -> optimizer`; Adam with global
       clipnorm 0.2 by default.
@@ -268,6 +270,8 @@ class Trainer:
     config = gin.operative_config_str()
     if config:
       write_atomically(os.path.join(self.model_dir, OPERATIVE_CONFIG), config)
+    # The model's own config: what `enformer_tf.load_model` rebuilds it from.
+    training_dir.write_model_config(self.model_dir, self.model)
 
   # -- What the train step reads and does ------------------------------------
 

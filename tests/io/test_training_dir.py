@@ -3,6 +3,7 @@
 `enformer_kwargs_from_gin` reads the model's arguments off the run's
 operative config; `model_from_checkpoint` builds it and restores the weights.
 """
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import tensorflow as tf
 from training_dirs import (OPERATIVE_CONFIG, random_one_hot, tiny_model,
                            write_training_dir)
 from enformer_tf.io import enformer_kwargs_from_gin, model_from_checkpoint
+from enformer_tf.io.training_dir import write_model_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -85,6 +87,32 @@ def test_model_from_a_real_training_run(tmp_path):
       48, 1024, {'human': 3, 'mouse': 2})
 
 
+def test_model_config_json_is_read_first_and_checked(model, tmp_path):
+  """`model_config.json` (what the Trainer writes) describes the model; the
+  gin config is not needed (a fine-tuning run's binds no Enformer)."""
+  write_training_dir(tmp_path, model, config='Trainer.model = @finetune\n')
+  assert write_model_config(str(tmp_path), model)
+  restored = model_from_checkpoint(str(tmp_path))
+  x = random_one_hot(1, seed=3)
+  np.testing.assert_array_equal(restored(x)['mouse'].numpy(),
+                                model(x)['mouse'].numpy())
+  path = tmp_path / 'model_config.json'
+  spec = json.loads(path.read_text())
+  assert spec['config']['heads'] == {'human': 5, 'mouse': 3}
+  assert spec['lora'] == []
+  for wrong, message in (({**spec, 'format': 9}, 'not a model config of '
+                          'format 1'),
+                         ({**spec, 'class_name': 'Other'}, "'Other', not an "
+                          'Enformer'),
+                         ({**spec, 'config': {**spec['config'], 'chanels': 4}},
+                          'chanels'),
+                         ({**spec, 'lora': [{'block': 0}]}, 'LoRA config '
+                          'entry must have the keys')):
+    path.write_text(json.dumps(wrong))
+    with pytest.raises(ValueError, match=message):
+      model_from_checkpoint(str(tmp_path))
+
+
 def test_model_from_checkpoint_errors(model, tmp_path):
   with pytest.raises(FileNotFoundError, match='No checkpoint'):
     model_from_checkpoint(str(tmp_path))
@@ -93,7 +121,8 @@ def test_model_from_checkpoint_errors(model, tmp_path):
   no_config = tmp_path / 'no_config'
   no_config.mkdir()
   write_training_dir(no_config, model, config=None)
-  with pytest.raises(FileNotFoundError, match='No operative_config.gin'):
+  with pytest.raises(FileNotFoundError,
+                     match='No model_config.json or operative_config.gin'):
     model_from_checkpoint(str(no_config))
   wrong = tmp_path / 'wrong'
   wrong.mkdir()

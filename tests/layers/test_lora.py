@@ -105,3 +105,27 @@ def test_bad_targets_are_named():
     lora.apply_lora(_model(), targets=['qq'])
   with pytest.raises(ValueError, match='block index 5 is out of range'):
     lora.apply_lora(_model(), blocks=[5])
+
+
+def test_lora_config_restores_the_adapters_and_merged_model_copies(tmp_path):
+  model = _model()
+  lora.apply_lora(model, rank=2, alpha=4.0, dropout_rate=0.1,
+                  targets=['v', 'mlp2'], blocks=[-1])
+  _randomise_adapters(model)
+  config = lora.lora_config(model)
+  assert config == [
+      dict(block=1, target=t, rank=2, alpha=4.0, dropout_rate=0.1)
+      for t in ('v', 'mlp2')]
+  prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / 'ckpt'))
+  x = _x()
+  expected = model(x)['human'].numpy()
+  again = _model()
+  assert len(lora.restore_lora(again, config)) == 2
+  tf.train.Checkpoint(model=again).read(prefix).assert_existing_objects_matched()
+  np.testing.assert_array_equal(again(x)['human'], expected)
+  merged = lora.merged_model(again)
+  assert merged is not again and not lora.lora_layers(merged)
+  assert len(lora.lora_layers(again)) == 2  # Left adapted.
+  np.testing.assert_allclose(merged(x)['human'], expected, rtol=1e-5,
+                             atol=1e-5)
+  assert lora.merged_model(merged) is merged  # Nothing to merge.

@@ -230,21 +230,55 @@ def test_discriminative_learning_rate_scales_trunk_updates_exactly():
   assert checked_trunk > 50
 
 
-def test_export_of_finetuned_model_names_signatures_after_new_heads(tmp_path):
+def _lora_finetuned(x=None):
+  """A LoRA fine-tuned model whose adapters act (random B); with `x`, also
+  its output on `x` before they did."""
+  from enformer_tf.layers import lora
+  source = _source()
+  for block in lora.transformer_blocks(source):  # As a trained model has.
+    kernel = block.mha.embedding_layer.kernel
+    kernel.assign(np.random.RandomState(2).randn(*kernel.shape) * 0.2)
+  model, _ = finetune.prepare_finetune(
+      source, heads={'atac': 2}, keep_source_heads=False, train='heads',
+      lora=dict(rank=2, alpha=4.0))
+  before = None if x is None else model(x)['atac'].numpy()
+  rng = np.random.RandomState(1)
+  for adapter in lora.lora_layers(model):
+    adapter.lora_b.assign(rng.randn(*adapter.lora_b.shape) * 0.3)
+  return model, before
+
+
+def test_lora_model_exports_and_saves_merged_with_its_new_heads(tmp_path):
+  """Export and `.keras` of a LoRA fine-tuned model: the merged plain
+  Enformer, signatures named after the new head, the unmerged outputs."""
+  from enformer_tf import load_model
   from enformer_tf.export import export_saved_model
   from enformer_tf.export.signatures import signature_names
-  model, _ = finetune.prepare_finetune(_source(), heads={'atac': 2},
-                                       keep_source_heads=False, train='heads')
-  _train(model, 'atac', steps=1)
+  from enformer_tf.layers import lora
+  x, _ = _batch(batch=1)
+  model, before = _lora_finetuned(x)
+  unmerged = model(x)['atac'].numpy()
+  assert np.abs(before - unmerged).max() > 1e-3  # The adapters act.
   path = export_saved_model(model, str(tmp_path / 'export'),
                             warmup_requests=False)
   loaded = tf.saved_model.load(path)
   assert sorted(loaded.signatures) == sorted(signature_names(['atac']))
-  assert 'atac' in loaded.signatures and 'human' not in loaded.signatures
-  x, _ = _batch(batch=1)
-  output = loaded.signatures['atac'](tf.cast(x, tf.float32))
-  (value,) = output.values()
-  np.testing.assert_allclose(value, model(x)['atac'], rtol=1e-5, atol=1e-6)
+  (value,) = loaded.signatures['atac'](tf.cast(x, tf.float32)).values()
+  np.testing.assert_allclose(value, unmerged, rtol=1e-5, atol=1e-5)
+  assert 'human' not in loaded.signatures
+  # Merged: the SavedModel holds the plain model's variables, not A and B.
+  saved = [name for name, _ in tf.train.list_variables(
+      os.path.join(path, 'variables', 'variables'))
+           if name.startswith('enformer_variables/')]
+  assert len(saved) == len(model.variables) - 2 * 12
+  assert len(lora.lora_layers(model)) == 12  # The model is left adapted.
+  model.save(str(tmp_path / 'atac.keras'))
+  reloaded = load_model(str(tmp_path / 'atac.keras'))
+  assert not lora.lora_layers(reloaded) and reloaded.heads == {'atac': 2}
+  np.testing.assert_allclose(reloaded(x)['atac'], unmerged, rtol=1e-5,
+                             atol=1e-5)
+  with pytest.raises(ValueError, match='hold the merged weights of LoRA'):
+    model.load_weights(str(tmp_path / 'atac.keras'))
 
 
 def test_enformer_train_gin_finetunes_from_a_keras_file(tmp_path):
@@ -280,3 +314,30 @@ def test_enformer_train_gin_finetunes_from_a_keras_file(tmp_path):
   q_kernel = lora.transformer_blocks(model)[0].mha.q_layer.layer.kernel
   np.testing.assert_array_equal(
       q_kernel.numpy(), lora.transformer_blocks(source)[0].mha.q_layer.kernel)
+  _reopen_and_predict(str(tmp_path / 'run'), model, tmp_path)
+
+
+def _reopen_and_predict(run_dir, model, tmp_path):
+  """The run's directory reopens (its gin config binds finetune_model, not
+  Enformer: model_config.json has the model) as the trained model, merged,
+  and a genomics command runs on it with the new head."""
+  from enformer_tf import load_model
+  from enformer_tf.cli import predict as predict_cli
+  from enformer_tf.layers import lora
+  # The adapters have moved off zero, so the comparison sees them.
+  assert any(np.abs(a.lora_b.numpy()).max() > 0
+             for a in lora.lora_layers(model))
+  reopened = load_model(run_dir)
+  assert reopened.heads == {'atac': 2} and not lora.lora_layers(reopened)
+  x, _ = _batch()
+  np.testing.assert_allclose(reopened(x)['atac'], model(x)['atac'],
+                             rtol=1e-5, atol=1e-5)
+  rng = np.random.RandomState(0)
+  fasta = tmp_path / 'genome.fa'
+  fasta.write_text('>chr1\n' + ''.join(rng.choice(list('ACGT'), 2000)) +
+                   '\n')
+  out = tmp_path / 'predicted'
+  assert predict_cli.main(['--model', run_dir, '--fasta', str(fasta),
+                           '--head', 'atac', '--region', 'chr1:700-1300',
+                           '--out_dir', str(out), '--format', 'none']) == 0
+  assert (out / 'predictions.tsv').exists()

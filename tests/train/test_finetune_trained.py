@@ -6,8 +6,23 @@ promoters, enhancers and decoys give nothing), 4 per motif base pair
 overlapping a 128-bp bin / 14. The model was trained on CAGE and DNase
 tracks, where weak promoters also have signal (0.3 of a strong one), so the
 new track needs a threshold the old heads do not draw. Training windows are
-on chr1, held-out windows on chr3; each window is centred near an element
-(random offset) or at random.
+on chr1, held-out windows on chr2 and chr3; each window is centred near an
+element (random offset) or at random.
+
+Why the margin over the ridge probe is small and noisy (issue 17):
+- the held-out chromosomes have few strong promoters (4 on chr3, 8 with
+  chr2: 10 positive bins), so R rests on a handful of bins;
+- the track is nearly linear in what the trunk already encodes: with the
+  promoter strengths of the two heads (human strong/medium/weak 1/0.6/0.3,
+  mouse 0.8/1/0.45), 1.92 human - 1.15 mouse is 1, 0, 0.06 for strong,
+  medium, weak and 0 elsewhere, so a ridge probe is a strong baseline;
+- 60 steps on 15 strong training promoters vary a lot with the seed (head
+  initialisation, batch order): held-out R 0.46-0.67 across three seeds of
+  one fixture with the plain recipe, one run at 0.13 with another.
+The recipe here reduces that variance: BatchNorm statistics frozen (batches
+of 16 biased towards elements), the head's bias at the targets' mean
+(softplus^-1), reverse-complement augmentation; and the evaluation on chr2
+and chr3 doubles the positives.
 """
 import csv
 import os
@@ -69,6 +84,8 @@ def _windows(fasta, elements, chrom, length, bins, rng, random_windows):
 def _fit(model, x, y, steps, seed=0):
   optimizer = keras.optimizers.Adam(1e-3, jit_compile=False)
   variables = model.trainable_variables
+  # The head starts at the targets' mean: softplus(bias) = mean.
+  model.head_layers['chip'].bias.assign([np.log(np.expm1(y.mean()))])
 
   @tf.function
   def step(xb, yb):
@@ -81,7 +98,12 @@ def _fit(model, x, y, steps, seed=0):
   rng = np.random.RandomState(seed)
   for _ in range(steps):
     idx = rng.choice(len(x), BATCH, replace=False)
-    step(tf.constant(x[idx]), tf.constant(y[idx]))
+    # Reverse complement half of them: the window and its bins reversed
+    # (the track is strand-symmetric, the target bins centred).
+    flip = rng.rand(BATCH)[:, None, None] < 0.5
+    xb = np.where(flip, x[idx][:, ::-1, ::-1], x[idx])
+    yb = np.where(flip, y[idx][:, ::-1], y[idx])
+    step(tf.constant(xb), tf.constant(yb))
 
 
 def _predict(model, x):
@@ -103,14 +125,17 @@ def test_finetuned_beats_scratch_and_ridge_probe(trained_synthetic):
   with FastaExtractor(genome['fasta']) as fasta:
     x_train, y_train = _windows(fasta, elements, 'chr1', length, bins, rng,
                                 random_windows=60)
-    x_test, y_test = _windows(fasta, elements, 'chr3', length, bins, rng,
-                              random_windows=30)
+    held_out = [_windows(fasta, elements, chrom, length, bins, rng,
+                         random_windows=30) for chrom in ('chr2', 'chr3')]
+  x_test = np.concatenate([x for x, _ in held_out])
+  y_test = np.concatenate([y for _, y in held_out])
   assert y_train.max() > 0 and y_test.max() > 0
 
   source = finetune.load_source(trained_synthetic.model_path)
   keras.utils.set_random_seed(0)
   tuned, report = finetune.prepare_finetune(
-      source, heads={'chip': 1}, keep_source_heads=False, train='all')
+      source, heads={'chip': 1}, keep_source_heads=False, train='all',
+      batch_norm='freeze_statistics')
   assert report.new_heads == ['chip']
   _fit(tuned, x_train, y_train, STEPS)
   r_tuned = _pearson(_predict(tuned, x_test), y_test)
@@ -135,12 +160,14 @@ def test_finetuned_beats_scratch_and_ridge_probe(trained_synthetic):
         f'{r_scratch:.3f}, ridge probe {r_probe:.3f} ({STEPS} steps of '
         f'{BATCH}; {len(x_train)} train / {len(x_test)} test windows; '
         f'{time.time() - began:.0f} s)')
-  # Measured (2-core Intel Xeon, AVX-512/AMX, 2026-12-05): on one fixture
-  # model fine-tuned 0.725, scratch 0.006, probe 0.509 at 60 steps (0.682 at
-  # 30, 0.653 at 150); on the fixture of a fresh-clone run (oneDNN on)
-  # fine-tuned 0.506, probe 0.499. The gain over training from scratch is
-  # robust; the gain over the ridge probe is not yet (issue 17 is open on
-  # it), so this checks that fine-tuning is not worse than the probe beyond
-  # that spread.
+  # Measured with this recipe (2-core Intel Xeon, AVX-512/AMX, 2026-12-05;
+  # held out chr2 + chr3; fine-tuning seeds 0 / 1 / 2; docs/fine_tuning.md):
+  # fixture of suite seed 1, oneDNN on: 0.699 / 0.717 / 0.546, probe 0.451;
+  # seed 1 trained oneDNN off: 0.810 / 0.621 / 0.707, probe 0.426; seed 2,
+  # oneDNN on: 0.845 / 0.836 / 0.837, probe 0.542. Seed 0 with oneDNN off
+  # at fine-tuning: 0.708 and 0.810. Margin +0.095 to +0.38 in those 11
+  # runs; the plain recipe (BatchNorm training, no bias or augmentation)
+  # gave 0.457-0.668 on the first fixture. Scratch -0.04..0.02. The bar is
+  # half the smallest margin seen: seeds still move R by up to 0.2.
   assert r_tuned > r_scratch + 0.3
-  assert r_tuned > r_probe - 0.05
+  assert r_tuned > r_probe + 0.05
