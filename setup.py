@@ -39,8 +39,12 @@ setup(
         'tensorflow-serving-api>=2.21,<2.22',
     ],
     extras_require={
+        # Beam too, so that the suite runs the pipeline's tests (it would
+        # skip them without it).
         'test': ['pytest>=7,<9.2', 'pytest-xdist>=3', 'hypothesis>=6.80',
-                 'tensorflow-hub>=0.16'],
+                 'tensorflow-hub>=0.16', 'apache-beam>=2.77,<2.78'],
+        # enformer-pipeline: genome-scale jobs on Apache Beam (optional).
+        'beam': ['apache-beam>=2.77,<2.78'],
     },
     entry_points={
         'console_scripts': [
@@ -49,7 +53,8 @@ setup(
                          'convert', 'predict', 'score_variants', 'contrib',
                          'predict_genes', 'evaluate_genes', 'split_homology',
                          'extend_records', 'fit_variant_normalizer',
-                         'variant_benchmark', 'prioritize_enhancers', 'embed')
+                         'variant_benchmark', 'prioritize_enhancers', 'embed',
+                         'pipeline')
         ],
     },
     classifiers=[

@@ -12,7 +12,8 @@ PACKAGE = os.path.join(os.path.dirname(os.path.dirname(
 # of a lower rank only (plus the exceptions below).
 RANKS = {'constants': 0, 'atomic': 0, 'errors': 0, 'positional': 1,
          'layers': 2, 'chunked_inference': 3, 'model': 4, 'data': 5,
-         'train': 5, 'export': 5, 'io': 5, 'genomics': 6, 'cli': 7}
+         'train': 5, 'export': 5, 'io': 5, 'genomics': 6, 'pipeline': 7,
+         'cli': 8}
 ALLOWED_SIDEWAYS = {('train', 'data'),  # Training reads the records,
                     ('train', 'io')}  # and fine-tuning saved weights.
 MAX_LINES = 600

@@ -397,22 +397,39 @@ def score_records(scorer: VariantScorer, records: Iterable[vcf.VcfRecord],
       else:
         yield record
 
+  for pending in group_batches(scorer, variant_windows.group_variants(
+      accepted(), scorer.sequence_length, scorer.share_windows)):
+    yield scorer.score_groups(pending)
+    if progress is not None and consumed[0]:
+      progress(consumed[0])
+    consumed[0] = 0
+  if progress is not None and consumed[0]:
+    progress(consumed[0])
+
+
+def group_batches(scorer: VariantScorer,
+                  groups: Iterable[variant_windows.WindowGroup]
+                  ) -> Iterator[List[variant_windows.WindowGroup]]:
+  """Window groups packed into the batches `score_records` scores at once.
+
+  One home for the packing, so that a job split elsewhere (the pipeline's
+  shards, cut between batches) makes the very same model calls.
+
+  Yields:
+    Lists of consecutive groups: `scorer.variants_per_batch` variants each
+    without `share_windows`; with it, groups worth about four model calls.
+  """
   budget = scorer.variants_per_batch * scorer.windows_per_variant
   if scorer.share_windows is not None:
     # Groups seldom fill model calls exactly; several calls' worth at once
     # leaves one part-filled call per few, not one per batch.
     budget = _SHARED_BATCHES * scorer.batch_size
   pending, windows = [], 0
-  for group in variant_windows.group_variants(
-      accepted(), scorer.sequence_length, scorer.share_windows):
+  for group in groups:
     pending.append(group)
     windows += scorer.group_windows(group)
     if windows >= budget:
-      yield scorer.score_groups(pending)
-      if progress is not None:
-        progress(consumed[0])
-      pending, windows, consumed[0] = [], 0, 0
+      yield pending
+      pending, windows = [], 0
   if pending:
-    yield scorer.score_groups(pending)
-  if progress is not None and consumed[0]:
-    progress(consumed[0])
+    yield pending
