@@ -358,7 +358,8 @@ def merged_model(model: keras.Model,
       `Enformer`).
     input_shape: what the copy is built with (one-hot DNA by default).
   """
-  if not lora_layers(model):
+  # Anything but a Keras layer has no adapters; the caller validates it.
+  if not isinstance(model, keras.layers.Layer) or not lora_layers(model):
     return model
   copy = type(model).from_config(model.get_config())
   copy.build(tf.TensorShape(input_shape))

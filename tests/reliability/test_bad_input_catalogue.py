@@ -662,7 +662,7 @@ def load_model_rows() -> List[ApiRow]:
               FileNotFoundError, r'No checkpoint in .*run'),
       loading('checkpoint_without_operative_config',
               training_dir_without_config, FileNotFoundError,
-              r'No operative_config\.gin in .*run'),
+              r'No model_config\.json or operative_config\.gin in .*run'),
   ]
 
 
@@ -922,7 +922,7 @@ EXPORT_ROWS = [
            lambda w, tmp: dict(keras_model=None,
                                checkpoint_dir=training_dir_without_config(
                                    tmp)), 1,
-           r'No operative_config\.gin in .*run'),
+           r'No model_config\.json or operative_config\.gin in .*run'),
     CliRow('tracks_without_head', lambda w, tmp: dict(tracks='0,1'), 1,
            r"--tracks '0,1' is not HEAD=INDICES"),
     CliRow('tracks_not_integers', lambda w, tmp: dict(tracks='human=0,x'), 1,
