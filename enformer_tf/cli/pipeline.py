@@ -14,6 +14,13 @@ DirectRunner's engine in `--workers` processes, or on any Beam runner with
 directory must then be shared by the workers). Each worker loads the model
 once per local device (`--devices`, default every GPU, else the CPU).
 
+The other jobs take their command's options (but `--resume`) and write
+its files byte for byte: `intervals` (enformer-predict; `--windows_per_shard`
+input windows per unit), `genes` (enformer-predict-genes;
+`--windows_per_shard` gene windows) and `enhancers`
+(enformer-prioritize-enhancers; `--genes_per_shard` genes, evaluated once
+after the merge). `enformer-pipeline JOB --help` lists a job's options.
+
 `--work_dir` holds the shards, their entries and `manifest.json`. Run the
 same command again after a crash: shards whose files match the manifest
 (row count and sha256) are kept, only the others are computed. A work
@@ -31,12 +38,10 @@ from enformer_tf.cli import common
 from enformer_tf.cli import score_variants
 
 PROG = 'enformer-pipeline'
-JOBS = ('variants',)
+JOBS = ('variants', 'intervals', 'genes', 'enhancers')
 
 
-def _parser() -> common.Parser:
-  parser = common.Parser(PROG, __doc__)
-  parser.add_argument('job', choices=JOBS, help='the job to run')
+def _add_variant_arguments(parser: common.Parser) -> None:
   common.add_model_argument(parser)
   parser.add_argument('--fasta', required=True, metavar='FILE',
                       help='the genome FASTA')
@@ -66,10 +71,15 @@ def _parser() -> common.Parser:
                       help='sequences per model call (default 8)')
   parser.add_argument('--sequence_length', type=int, default=None,
                       help='window length, for a model saved without one')
+
+
+def _add_pipeline_arguments(parser: common.Parser, unit: str, default: int,
+                            what: str) -> None:
+  """The options of the engine, and `unit`: inputs per work unit."""
   parser.add_argument('--work_dir', required=True, metavar='DIR',
                       help='shards, entries and manifest.json')
-  parser.add_argument('--records_per_shard', type=int, default=256,
-                      help='variants per work unit (default 256)')
+  parser.add_argument(f'--{unit}', type=int, default=default,
+                      help=f'{what} per work unit (default {default})')
   parser.add_argument('--workers', type=int, default=2,
                       help='local worker processes (default 2)')
   parser.add_argument('--devices', metavar='LIST',
@@ -80,7 +90,81 @@ def _parser() -> common.Parser:
   parser.add_argument('--beam_arg', action='append', default=[],
                       metavar='ARG', help='a Beam pipeline option, e.g. '
                       '--beam_arg=--runner=DataflowRunner (repeatable)')
+
+
+def _parser() -> common.Parser:
+  # pylint: disable=g-import-not-at-top  (siblings: their argument lists)
+  from enformer_tf.cli import predict, predict_genes, prioritize_enhancers
+  parser = common.Parser(PROG, __doc__)
+  subparsers = parser.add_subparsers(dest='job', required=True,
+                                     metavar='JOB', parser_class=common.Parser)
+  variants = subparsers.add_parser(
+      'variants', help='variant scores of a VCF, as enformer-score-variants')
+  _add_variant_arguments(variants)
+  _add_pipeline_arguments(variants, 'records_per_shard', 256, 'variants')
+  intervals = subparsers.add_parser(
+      'intervals', help='predictions over regions, as enformer-predict')
+  predict.add_predict_arguments(intervals)
+  _add_pipeline_arguments(intervals, 'windows_per_shard', 64,
+                          'input windows')
+  genes = subparsers.add_parser(
+      'genes', help='expression at the TSSs, as enformer-predict-genes')
+  common.add_model_argument(genes)
+  predict_genes.add_gene_arguments(genes)
+  predict_genes.add_output_arguments(genes)
+  _add_pipeline_arguments(genes, 'windows_per_shard', 64, 'gene windows')
+  enhancers = subparsers.add_parser(
+      'enhancers', help='enhancer-gene pair scores, as '
+      'enformer-prioritize-enhancers')
+  prioritize_enhancers.add_enhancer_arguments(enhancers)
+  enhancers.add_argument('--no_progress', action='store_true',
+                         help='accepted for the command\'s sake; no bar')
+  _add_pipeline_arguments(enhancers, 'genes_per_shard', 8, 'genes')
   return parser
+
+
+def _make_job(args):
+  """The job of the parsed arguments."""
+  # pylint: disable=g-import-not-at-top
+  from enformer_tf.cli import predict, predict_genes
+  from enformer_tf.pipeline import jobs
+  if args.job == 'variants':
+    return jobs.VariantJob(
+        args.model, args.fasta, args.vcf, args.head, args.out,
+        skipped=args.skipped, targets=args.targets, tracks=args.tracks,
+        rc=args.rc, shifts=tuple(score_variants.parse_shifts(args.shifts)),
+        batch_size=args.batch_size, sequence_length=args.sequence_length,
+        stats=args.stats, share_windows=args.share_windows,
+        normalizer=args.normalizer,
+        records_per_shard=args.records_per_shard)
+  if args.job == 'intervals':
+    from enformer_tf.pipeline import interval_job
+    return interval_job.IntervalJob(
+        args.model, args.fasta, args.head, args.out_dir,
+        regions=tuple(args.region or ()), bed=args.bed,
+        targets=args.targets, tracks=args.tracks,
+        formats=predict.FORMATS[args.format], overlap=args.overlap,
+        plot=args.plot, observed=args.observed, rc=args.rc,
+        batch_size=args.batch_size, sequence_length=args.sequence_length,
+        overwrite=args.overwrite, windows_per_shard=args.windows_per_shard)
+  types = predict_genes.gene_types(args.gene_types)
+  types = None if types is None else tuple(types)
+  if args.job == 'genes':
+    from enformer_tf.pipeline import gene_job
+    return gene_job.GeneJob(
+        args.model, args.fasta, args.genes, args.head, args.out, h5=args.h5,
+        targets=args.targets, tracks=args.tracks, observed=args.observed,
+        gene_types=types, max_tss_offset=args.max_tss_offset,
+        flank_bins=args.flank_bins, rc=args.rc, batch_size=args.batch_size,
+        windows_per_shard=args.windows_per_shard)
+  from enformer_tf.pipeline import enhancer_job
+  return enhancer_job.EnhancerJob(
+      args.model, args.fasta, args.genes, args.pairs, args.head, args.out,
+      columns=args.columns, targets=args.targets, tracks=args.tracks,
+      gene_types=types, flank_bins=args.flank_bins,
+      perturbation=args.perturbation, seed=args.seed,
+      batch_size=args.batch_size, n_bootstrap=args.bootstrap,
+      genes_per_shard=args.genes_per_shard)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -89,7 +173,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   # pylint: disable=g-import-not-at-top  (--help does not wait for TF)
   import tensorflow as tf
-  from enformer_tf.pipeline import driver, jobs
+  from enformer_tf.pipeline import driver
 
   def echo(line):
     print(f'{PROG}: {line}', file=sys.stderr)
@@ -105,14 +189,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
            + ('' if args.skipped else ' (--skipped FILE lists them all)'))
 
   try:
-    job = jobs.VariantJob(
-        args.model, args.fasta, args.vcf, args.head, args.out,
-        skipped=args.skipped, targets=args.targets, tracks=args.tracks,
-        rc=args.rc, shifts=tuple(score_variants.parse_shifts(args.shifts)),
-        batch_size=args.batch_size, sequence_length=args.sequence_length,
-        stats=args.stats, share_windows=args.share_windows,
-        normalizer=args.normalizer,
-        records_per_shard=args.records_per_shard)
+    job = _make_job(args)
     summary = driver.run_job(job, args.work_dir, num_workers=args.workers,
                              attempts=args.attempts, devices=args.devices,
                              beam_args=args.beam_arg, on_skip=printer,
@@ -123,13 +200,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     print(f'{PROG}: interrupted; the shards done are kept in '
           f'{args.work_dir}: run again to resume.', file=sys.stderr)
     return common.EXIT_INTERRUPTED
-  except (ValueError, OSError, ImportError, tf.errors.OpError) as e:
+  except (ValueError, KeyError, OSError, ImportError,
+          tf.errors.OpError) as e:
     return common.fail(PROG, e)
   print(f'{PROG}: {job.summary(summary.plan).message()}')
   print(f'{PROG}: {len(summary.computed)} shards computed, '
-        f'{len(summary.reused)} reused; wrote {args.out}'
-        + (f', {args.skipped}' if args.skipped else '')
-        + f'; manifest {summary.manifest}')
+        f'{len(summary.reused)} reused; wrote {", ".join(job.outputs())}'
+        f'; manifest {summary.manifest}')
   return common.EXIT_OK
 
 

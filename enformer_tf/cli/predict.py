@@ -31,10 +31,9 @@ FORMATS = {'bigwig': ('bigwig',), 'bedgraph': ('bedgraph',),
            'both': ('bigwig', 'bedgraph'), 'none': ()}
 
 
-def _parser() -> common.Parser:
-  parser = common.Parser(
-      PROG, 'Predict an Enformer head over genome regions; write '
-      'bigWig / bedGraph per track, a table of every bin and optional PNGs.')
+def add_predict_arguments(parser: common.Parser) -> None:
+  """The options of enformer-predict (also `enformer-pipeline intervals`).
+  """
   common.add_model_argument(parser)
   parser.add_argument('--fasta', required=True, metavar='FILE',
                       help='the genome FASTA (plain or bgzip, indexed on '
@@ -77,6 +76,13 @@ def _parser() -> common.Parser:
                       help='input length, for a model saved without one')
   parser.add_argument('--overwrite', action='store_true',
                       help='replace a non-empty --out_dir')
+
+
+def _parser() -> common.Parser:
+  parser = common.Parser(
+      PROG, 'Predict an Enformer head over genome regions; write '
+      'bigWig / bedGraph per track, a table of every bin and optional PNGs.')
+  add_predict_arguments(parser)
   return parser
 
 

@@ -65,10 +65,9 @@ def gene_types(text: str) -> Optional[Sequence[str]]:
   return types
 
 
-def _parser() -> common.Parser:
-  parser = common.Parser(PROG, __doc__.split('\n')[0].split(': ', 1)[1])
-  common.add_model_argument(parser)
-  add_gene_arguments(parser)
+def add_output_arguments(parser: common.Parser) -> None:
+  """--targets and the outputs of enformer-predict-genes (also
+  `enformer-pipeline genes`)."""
   parser.add_argument('--targets', metavar='FILE',
                       help="the head's targets.txt: track names, --tracks "
                       'by name, strand pairs for --rc, and the bigWigs for '
@@ -80,6 +79,13 @@ def _parser() -> common.Parser:
   parser.add_argument('--observed', metavar='FILE',
                       help='also write the observed expression (the '
                       "targets' bigWigs over the same bins) to this TSV")
+
+
+def _parser() -> common.Parser:
+  parser = common.Parser(PROG, __doc__.split('\n')[0].split(': ', 1)[1])
+  common.add_model_argument(parser)
+  add_gene_arguments(parser)
+  add_output_arguments(parser)
   parser.add_argument('--resume', action='store_true',
                       help='continue the OUT.partial of a failed run')
   return parser

@@ -30,8 +30,9 @@ from enformer_tf.cli import common
 PROG = 'enformer-prioritize-enhancers'
 
 
-def _parser() -> common.Parser:
-  parser = common.Parser(PROG, __doc__.split('\n')[0].split(': ', 1)[1])
+def add_enhancer_arguments(parser: common.Parser) -> None:
+  """The options of enformer-prioritize-enhancers but --resume (also
+  `enformer-pipeline enhancers`)."""
   common.add_model_argument(parser)
   parser.add_argument('--fasta', required=True, metavar='FILE',
                       help='the genome FASTA')
@@ -67,6 +68,11 @@ def _parser() -> common.Parser:
                       help='perturbed sequences per model call (default 8)')
   parser.add_argument('--out', required=True, metavar='DIR',
                       help='the output directory')
+
+
+def _parser() -> common.Parser:
+  parser = common.Parser(PROG, __doc__.split('\n')[0].split(': ', 1)[1])
+  add_enhancer_arguments(parser)
   parser.add_argument('--resume', action='store_true',
                       help='continue the *.partial files of a failed run')
   parser.add_argument('--no_progress', action='store_true',

@@ -44,7 +44,9 @@ def read_genes_matched(fasta: str, annotation_path: str,
   return annotation.match_chromosome_names(genes, sizes)
 
 
-def _tracks(model, head: str, targets: Optional[str], tracks: Optional[str]):
+def scored_tracks(model, head: str, targets: Optional[str],
+                  tracks: Optional[str]):
+  """The head's track indices to explain (`--tracks`, required)."""
   indices = tracks_lib.choose_tracks(tracks_lib.head_num_tracks(model, head),
                                      head, tracks, targets).indices
   if indices is None:
@@ -89,7 +91,7 @@ def prioritize_enhancers_to_files(
   table = crispri_pairs.read_pairs(pairs_path, columns)
   model = models.load_model(model) if isinstance(
       model, (str, os.PathLike)) else model
-  indices = _tracks(model, head, targets, tracks)
+  indices = scored_tracks(model, head, targets, tracks)
   genes = read_genes_matched(fasta, annotation_path, gene_types)
   paths = {key: os.path.join(out_dir, name) for key, name in FILES.items()}
   writer = enhancer_writer.PairScoreWriter(
@@ -103,7 +105,22 @@ def prioritize_enhancers_to_files(
   except BaseException:
     writer.abandon()
     raise
-  written = writer.finish(problems)
+  return evaluate_written(writer.finish(problems), out_dir,
+                          n_bootstrap=n_bootstrap, seed=seed)
+
+
+def evaluate_written(written: Dict[str, str], out_dir: str, *,
+                     n_bootstrap: int = 1000, seed: int = 0
+                     ) -> Dict[str, object]:
+  """Evaluates the written scores (evaluation.tsv, pr_curves.png) and
+  returns `prioritize_enhancers_to_files`'s result.
+
+  Args:
+    written: name -> path of the pair scores and problems written.
+    out_dir: where the evaluation goes.
+    n_bootstrap, seed: as in `prioritize_enhancers_to_files`.
+  """
+  written = dict(written)
   frame = enhancer_evaluation.read_scores(written['scores'])
   evaluation = None
   if len(frame):

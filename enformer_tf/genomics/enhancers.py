@@ -427,6 +427,44 @@ def score_pairs(model, fasta, table: PairTable,
     `(scores, main TSS per gene scored, problems)`; problems include the
     table's malformed rows.
   """
+  tracks = check_scoring(model, head, tracks, perturbation, batch_size)
+  owns = not isinstance(fasta, genome.FastaExtractor)
+  extractor = genome.FastaExtractor(fasta) if owns else fasta
+  try:
+    todo, cage, problems = plan_gene_pairs(model, extractor, table, genes,
+                                           head, tracks, flank_bins,
+                                           skip_genes)
+    stream = todo
+    if progress:
+      from tqdm import tqdm  # pylint: disable=g-import-not-at-top
+      stream = tqdm(todo, unit='gene', desc='enhancer-gene pairs')
+    all_scores, mains = [], []
+    runner = Runner(model, head)
+    for gene_pairs in stream:
+      main, scores, gene_problems = score_gene_pairs(
+          model, extractor, gene_pairs, cage.get(gene_pairs.gene.gene_id),
+          head, tracks, flank_bins=flank_bins, perturbation=perturbation,
+          seed=seed, batch_size=batch_size, runner=runner)
+      if writer is not None:
+        writer.write_gene(gene_pairs, main, scores, gene_problems)
+      all_scores.extend(scores)
+      mains.append(main)
+      problems.extend(gene_problems)
+  finally:
+    if owns:
+      extractor.close()
+  return all_scores, mains, sorted(problems, key=lambda p: p.row)
+
+
+def check_scoring(model, head: str, tracks: Sequence[int],
+                  perturbation: str = 'shuffle', batch_size: int = 8
+                  ) -> Tuple[int, ...]:
+  """The checked `tracks` of `score_pairs`'s options (same names).
+
+  Raises:
+    ValueError: an unknown perturbation, head or track, a bad batch size
+      or a model without a fixed window.
+  """
   if perturbation not in PERTURBATIONS:
     raise ValueError(f'perturbation must be one of {PERTURBATIONS}, got '
                      f'{perturbation!r}.')
@@ -439,41 +477,45 @@ def score_pairs(model, fasta, table: PairTable,
   if num_tracks is None:
     raise ValueError(f'Unknown head {head!r}; this model has heads '
                      f'{sorted(model.heads)}.')
-  tracks, _ = intervals.select_tracks(num_tracks, tracks)
-  owns = not isinstance(fasta, genome.FastaExtractor)
-  extractor = genome.FastaExtractor(fasta) if owns else fasta
-  try:
-    grouped, problems = group_pairs(table, genes, extractor.chromosome_sizes)
-    problems = list(table.problems) + problems
-    skip = set(skip_genes)
-    todo = [g for g in grouped if g.key not in skip]
-    cage = predict_tss_cage(model, extractor, [g.gene for g in todo], head,
-                            tracks, flank_bins)
-    stream = todo
-    if progress:
-      from tqdm import tqdm  # pylint: disable=g-import-not-at-top
-      stream = tqdm(todo, unit='gene', desc='enhancer-gene pairs')
-    all_scores, mains = [], []
-    runner = Runner(model, head)
-    for gene_pairs in stream:
-      main = choose_main_tss(gene_pairs.gene,
-                             cage.get(gene_pairs.gene.gene_id))
-      scores, gene_problems, passed = score_gene(
-          model, extractor, gene_pairs, main, head, tracks,
-          flank_bins=flank_bins, perturbation=perturbation, seed=seed,
-          batch_size=batch_size, runner=runner)
-      if main.rule == 'single' and passed is not None:
-        # The CAGE at the one TSS, from the window already predicted.
-        window = gene_window(gene_pairs.gene.chrom, main.tss,
-                             intervals.output_layout(model), flank_bins)
-        main = dataclasses.replace(main, cage=(float(passed.predictions[
-            np.ix_(list(window.tss_bins), list(tracks))].sum()),))
-      if writer is not None:
-        writer.write_gene(gene_pairs, main, scores, gene_problems)
-      all_scores.extend(scores)
-      mains.append(main)
-      problems.extend(gene_problems)
-  finally:
-    if owns:
-      extractor.close()
-  return all_scores, mains, sorted(problems, key=lambda p: p.row)
+  return intervals.select_tracks(num_tracks, tracks)[0]
+
+
+def plan_gene_pairs(model, extractor: genome.FastaExtractor,
+                    table: PairTable, genes: Sequence[annotation.Gene],
+                    head: str, tracks: Sequence[int], flank_bins: int = 0,
+                    skip_genes: Iterable[str] = ()
+                    ) -> Tuple[List[GenePairs], Dict[str, np.ndarray],
+                               List[RowProblem]]:
+  """`(genes to score, CAGE at the TSSs of those with several, problems of
+  the table and of matching its genes)`: what `score_pairs` does before
+  scoring gene by gene (`score_gene_pairs`)."""
+  grouped, problems = group_pairs(table, genes, extractor.chromosome_sizes)
+  skip = set(skip_genes)
+  todo = [g for g in grouped if g.key not in skip]
+  cage = predict_tss_cage(model, extractor, [g.gene for g in todo], head,
+                          tracks, flank_bins)
+  return todo, cage, list(table.problems) + problems
+
+
+def score_gene_pairs(model, extractor: genome.FastaExtractor,
+                     gene_pairs: GenePairs, cage: Optional[np.ndarray],
+                     head: str, tracks: Sequence[int], *,
+                     flank_bins: int = 0, perturbation: str = 'shuffle',
+                     seed: int = 0, batch_size: int = 8,
+                     runner: Optional[Runner] = None
+                     ) -> Tuple[MainTss, List[PairScore], List[RowProblem]]:
+  """One gene of `score_pairs`: its main TSS (from `cage`, the
+  `plan_gene_pairs` CAGE of its TSSs, or `None`), its pairs' scores and the
+  pairs outside its window."""
+  main = choose_main_tss(gene_pairs.gene, cage)
+  scores, problems, passed = score_gene(
+      model, extractor, gene_pairs, main, head, tracks,
+      flank_bins=flank_bins, perturbation=perturbation, seed=seed,
+      batch_size=batch_size, runner=runner)
+  if main.rule == 'single' and passed is not None:
+    # The CAGE at the one TSS, from the window already predicted.
+    window = gene_window(gene_pairs.gene.chrom, main.tss,
+                         intervals.output_layout(model), flank_bins)
+    main = dataclasses.replace(main, cage=(float(passed.predictions[
+        np.ix_(list(window.tss_bins), list(tracks))].sum()),))
+  return main, scores, problems

@@ -87,8 +87,8 @@ def held_out_genes(genes: Sequence[annotation.Gene], split_bed: str,
                  for t in g.tss)]
 
 
-def _chosen_tracks(model, head: str, targets: Optional[str],
-                   tracks: Optional[str]):
+def chosen_tracks(model, head: str, targets: Optional[str],
+                  tracks: Optional[str]):
   """`(track indices or None, head track names or None, strand pairs)`."""
   chosen = tracks_lib.choose_tracks(tracks_lib.head_num_tracks(model, head),
                                     head, tracks, targets)
@@ -131,14 +131,13 @@ def predict_genes_to_files(
   if observed is not None and targets is None:
     raise ValueError('observed expression needs --targets (the bigWigs).')
   model = _model(model)
-  indices, names, pairs = _chosen_tracks(model, head, targets, tracks)
+  indices, names, pairs = chosen_tracks(model, head, targets, tracks)
   gene_list = read_genes_for(fasta, annotation_path, gene_types)
   chosen_indices, chosen_names = intervals.select_tracks(
       model.heads[head], indices, names)
   writer = genes_lib.GeneExpressionWriter(
       out, chosen_names, chosen_indices, h5, resume=resume,
-      attrs={'head': head, 'rc': rc, 'flank_bins': flank_bins,
-             'max_tss_offset': max_tss_offset})
+      attrs=expression_attrs(head, rc, flank_bins, max_tss_offset))
   try:
     genes_lib.predict_gene_expression(
         model, fasta, gene_list, head, tracks=indices, track_names=names,
@@ -151,13 +150,29 @@ def predict_genes_to_files(
     raise
   paths = writer.finish()
   if observed is not None:
-    measured = genes_lib.observe_gene_expression(
-        targets, gene_list, tracks=chosen_indices, flank_bins=flank_bins)
-    observed_writer = genes_lib.GeneExpressionWriter(
-        observed, measured.track_names, measured.track_indices)
-    observed_writer.write(measured.genes, measured.values)
-    paths['observed'] = observed_writer.finish()['tsv']
+    paths['observed'] = write_observed(observed, targets, gene_list,
+                                       chosen_indices, flank_bins)
   return paths
+
+
+def expression_attrs(head: str, rc: bool, flank_bins: int,
+                     max_tss_offset: int) -> Dict[str, Any]:
+  """The HDF5 attributes of a predicted expression matrix."""
+  return {'head': head, 'rc': rc, 'flank_bins': flank_bins,
+          'max_tss_offset': max_tss_offset}
+
+
+def write_observed(path: str, targets: str,
+                   gene_list: Sequence[annotation.Gene],
+                   tracks: Sequence[int], flank_bins: int = 0) -> str:
+  """The observed expression (the targets' bigWigs at the genes' TSS
+  bins) as a TSV at `path`; returns it."""
+  measured = genes_lib.observe_gene_expression(
+      targets, gene_list, tracks=tracks, flank_bins=flank_bins)
+  observed_writer = genes_lib.GeneExpressionWriter(
+      path, measured.track_names, measured.track_indices)
+  observed_writer.write(measured.genes, measured.values)
+  return observed_writer.finish()['tsv']
 
 
 def evaluate_genes_to_files(
@@ -206,7 +221,7 @@ def evaluate_genes_to_files(
   os.makedirs(out_dir, exist_ok=True)
   loaded = {label: _model(m) for label, m in models_by_label.items()}
   first = next(iter(loaded.values()))
-  indices, names, pairs = _chosen_tracks(first, head, targets, tracks)
+  indices, names, pairs = chosen_tracks(first, head, targets, tracks)
   measured = genes_lib.observe_gene_expression(
       targets, gene_list, tracks=indices, flank_bins=flank_bins)
   observed_writer = genes_lib.GeneExpressionWriter(

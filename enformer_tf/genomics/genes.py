@@ -27,7 +27,8 @@ finished, and a rerun resumes after the genes already written).
 import dataclasses
 import math
 import os
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple, Union)
 
 import numpy as np
 
@@ -37,6 +38,8 @@ from enformer_tf.data import annotation, encoding, genome
 from enformer_tf.genomics import intervals
 
 PARTIAL_SUFFIX = '.partial'
+# The gene columns of an expression TSV, before one column per track.
+GENE_COLUMNS = ('gene_id', 'gene_name', 'gene_type', 'chrom', 'strand', 'tss')
 DEFINITION = ('expression = sum over the 128-bp bins holding the gene\'s TSSs '
               '(+- flank_bins; each bin once) of the track')
 
@@ -216,6 +219,35 @@ def iter_window_predictions(model, extractor: genome.FastaExtractor,
       yield first + k, y[k]
 
 
+def accumulate_expression(windows: Sequence[GeneWindow],
+                          stream: Iterable[Tuple[int, np.ndarray]],
+                          values: np.ndarray, tracks: Sequence[int],
+                          on_finished: Optional[Callable[[List[int]], None]]
+                          = None) -> None:
+  """Adds each window's gene bins into `values` (float64 `[genes,
+  tracks]`, rows indexed as in `windows`), window after window.
+
+  Args:
+    windows: from `plan_windows`.
+    stream: `(window index, predictions [bins, head tracks])` in window
+      order (`iter_window_predictions`).
+    values: the rows to add into, in place.
+    tracks: the head's track of each column.
+    on_finished: called with the genes whose last window was just added,
+      as soon as it is (crash-safe writers, shards of the pipeline).
+  """
+  last = _last_window_of_gene(windows)
+  for w, prediction in stream:
+    chosen = prediction[:, list(tracks)].astype(np.float64)  # [bins, T]
+    finished = []
+    for g, bins in windows[w].genes:
+      values[g] += chosen[list(bins)].sum(axis=0)
+      if last[g] == w:
+        finished.append(g)
+    if on_finished is not None and finished:
+      on_finished(finished)
+
+
 def predict_gene_expression(
     model, fasta: Union[str, genome.FastaExtractor],
     genes: Sequence[annotation.Gene], head: str, *,
@@ -268,7 +300,6 @@ def predict_gene_expression(
   try:
     check_genes(todo, extractor.chromosome_sizes)
     windows = plan_windows(todo, layout, max_tss_offset, flank_bins)
-    last = _last_window_of_gene(windows)
     values = np.zeros((len(todo), len(indices)), np.float64)
     stream = iter_window_predictions(
         model, extractor, windows, head, layout, batch_size,
@@ -277,15 +308,10 @@ def predict_gene_expression(
       from tqdm import tqdm  # pylint: disable=g-import-not-at-top
       stream = tqdm(stream, total=len(windows), unit='window',
                     desc=f'{head} gene windows')
-    for w, prediction in stream:
-      chosen = prediction[:, list(indices)].astype(np.float64)  # [bins, T]
-      finished = []
-      for g, bins in windows[w].genes:
-        values[g] += chosen[list(bins)].sum(axis=0)
-        if last[g] == w:
-          finished.append(g)
-      if writer is not None and finished:
-        writer.write([todo[g] for g in finished], values[finished])
+    accumulate_expression(
+        windows, stream, values, indices,
+        None if writer is None else
+        lambda done: writer.write([todo[g] for g in done], values[done]))
   finally:
     if owns:
       extractor.close()
@@ -361,8 +387,7 @@ class GeneExpressionWriter:
     self.track_names = list(track_names)
     self.track_indices = list(track_indices)
     self.attrs = dict(attrs or {})
-    self.columns = (['gene_id', 'gene_name', 'gene_type', 'chrom', 'strand',
-                     'tss'] + self.track_names)
+    self.columns = list(GENE_COLUMNS) + self.track_names
     self.done_gene_ids: List[str] = []
     if not os.path.isdir(os.path.dirname(self.path)):
       raise ValueError(f'The directory of {self.path} does not exist.')
@@ -421,8 +446,7 @@ def read_expression_tsv(path: str) -> GeneExpression:
   indices unknown: 0..T-1)."""
   with open(path, encoding='utf-8') as f:
     header = f.readline().rstrip('\n').split('\t')
-    if header[:6] != ['gene_id', 'gene_name', 'gene_type', 'chrom', 'strand',
-                      'tss']:
+    if header[:6] != list(GENE_COLUMNS):
       raise ValueError(f'{path} is not a gene expression table (header '
                        f'{header[:6]}).')
     genes, rows = [], []

@@ -18,8 +18,9 @@ The output directory, written whole and then renamed into place
 Messages name the command's options (`--tracks`, `--out_dir`), as the
 command passes them through unchanged.
 """
+import dataclasses
 import os
-from typing import Any, Dict, List, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from enformer_tf import atomic
 from enformer_tf import io as models
@@ -76,6 +77,63 @@ def predict_to_files(model: Union[str, Any], fasta: str, head: str,
   Raises:
     ValueError, OSError: bad input (one-line messages); nothing is written.
   """
+  with genome.FastaExtractor(fasta) as extractor:
+    request = prepare_request(
+        model, extractor, head, out_dir, regions=regions, bed=bed,
+        targets=targets, tracks=tracks, formats=formats, plot=plot,
+        observed=observed, batch_size=batch_size, overwrite=overwrite)
+    predictions = intervals.predict_intervals(
+        request.model, extractor, request.regions, head,
+        tracks=request.indices, track_names=request.identifiers,
+        batch_size=batch_size,
+        average_reverse_complement=rc,
+        strand_pairs=request.strand_pairs if rc else None,
+        sequence_length=sequence_length)
+  return write_directory(request, predictions, formats, overlap=overlap,
+                         plot=plot, observed=observed)
+
+
+@dataclasses.dataclass
+class IntervalRequest:
+  """The checked inputs of `predict_to_files`, before any prediction.
+
+  Attributes:
+    model: the loaded model.
+    out_dir: the output directory (absolute).
+    regions: the regions, in order.
+    indices, identifiers: the chosen tracks (`None`: all of the head's).
+    strand_pairs: the head's strand pairs (for `rc`).
+    targets: the head's targets (all rows), or `None`.
+    chrom_sizes: the FASTA's `{chrom: size}`, in its order.
+  """
+  model: Any
+  out_dir: str
+  regions: List[intervals.Region]
+  indices: Optional[Tuple[int, ...]]
+  identifiers: Optional[Tuple[str, ...]]
+  strand_pairs: Optional[Any]
+  targets: Optional[Sequence[Any]]
+  chrom_sizes: Dict[str, int]
+
+
+def prepare_request(model: Union[str, Any],
+                    extractor: genome.FastaExtractor, head: str,
+                    out_dir: str, *,
+                    regions: Sequence[intervals.RegionLike] = (),
+                    bed: Optional[str] = None,
+                    targets: Optional[str] = None,
+                    tracks: Optional[str] = None,
+                    formats: Sequence[str] = ('bigwig',),
+                    plot: bool = False, observed: bool = False,
+                    batch_size: int = 4,
+                    overwrite: bool = False) -> IntervalRequest:
+  """Checks the options of `predict_to_files` (arguments of the same
+  names) against the open FASTA and the model (a path is loaded once the
+  cheap checks pass); reads the regions.
+
+  Raises:
+    ValueError, OSError: bad input, one-line messages.
+  """
   if observed and not (plot and targets):
     raise ValueError('--observed needs --plot and --targets (the bigWigs are '
                      'the targets.txt files).')
@@ -96,42 +154,44 @@ def predict_to_files(model: Union[str, Any], fasta: str, head: str,
       out_dir) and not overwrite):
     raise ValueError(f'--out_dir {given} exists and is not an empty '
                      'directory; pass --overwrite to replace it.')
+  if bed:
+    for region in regions:  # Name the BED in the message.
+      extractor.check_chromosome(region.chrom, context=f'{bed}: ')
+  intervals.check_regions(regions, extractor)
+  chosen_targets = None
+  if targets:
+    chosen_targets = tracks_lib.read_head_targets(targets)
+  if isinstance(model, (str, os.PathLike)):
+    model = models.load_model(model)
+  num_tracks = tracks_lib.head_num_tracks(model, head)
+  chosen = tracks_lib.choose_tracks(num_tracks, head, tracks, targets,
+                                    chosen_targets)
+  indices = chosen.indices
+  count = num_tracks if indices is None else len(indices)
+  if formats and count > MAX_TRACK_FILES and tracks is None:
+    raise ValueError(f'Head {head!r} has {num_tracks} tracks: choose '
+                     f'the ones to write with --tracks (or --format none '
+                     f'for the table only).')
+  if observed:
+    check_observed_files(targets, chosen_targets,
+                         indices or range(num_tracks))
+  return IntervalRequest(model, out_dir, list(regions), indices,
+                         chosen.identifiers,
+                         chosen.strand_pairs(), chosen_targets,
+                         dict(extractor.chromosome_sizes))
 
-  with genome.FastaExtractor(fasta) as extractor:
-    if bed:
-      for region in regions:  # Name the BED in the message.
-        extractor.check_chromosome(region.chrom, context=f'{bed}: ')
-    intervals.check_regions(regions, extractor)
-    chosen_targets = None
-    if targets:
-      chosen_targets = tracks_lib.read_head_targets(targets)
-    if isinstance(model, (str, os.PathLike)):
-      model = models.load_model(model)
-    num_tracks = tracks_lib.head_num_tracks(model, head)
-    chosen = tracks_lib.choose_tracks(num_tracks, head, tracks, targets,
-                                      chosen_targets)
-    identifiers, indices = chosen.identifiers, chosen.indices
-    count = num_tracks if indices is None else len(indices)
-    if formats and count > MAX_TRACK_FILES and tracks is None:
-      raise ValueError(f'Head {head!r} has {num_tracks} tracks: choose '
-                       f'the ones to write with --tracks (or --format none '
-                       f'for the table only).')
-    if observed:
-      check_observed_files(targets, chosen_targets,
-                           indices or range(num_tracks))
-    strand_pairs = chosen.strand_pairs() if rc else None
-    predictions = intervals.predict_intervals(
-        model, extractor, regions, head, tracks=indices,
-        track_names=identifiers, batch_size=batch_size,
-        average_reverse_complement=rc, strand_pairs=strand_pairs,
-        sequence_length=sequence_length)
-    chrom_sizes = dict(extractor.chromosome_sizes)
 
-  with atomic.atomic_directory(out_dir) as work:
-    written = write_outputs(work, predictions, chrom_sizes, formats,
+def write_directory(request: IntervalRequest, predictions: Sequence[
+    intervals.IntervalPrediction], formats: Sequence[str], *,
+                    overlap: str = 'error', plot: bool = False,
+                    observed: bool = False) -> Dict[str, Any]:
+  """Writes the output directory whole (`write_outputs`, then renamed
+  into place) and returns `predict_to_files`'s summary."""
+  with atomic.atomic_directory(request.out_dir) as work:
+    written = write_outputs(work, predictions, request.chrom_sizes, formats,
                             overlap=overlap, plot=plot, observed=observed,
-                            targets=chosen_targets)
-  return dict(out_dir=out_dir, regions=len(predictions),
+                            targets=request.targets)
+  return dict(out_dir=request.out_dir, regions=len(predictions),
               bins=sum(len(p.bin_starts) for p in predictions),
               tracks=list(predictions[0].track_names), **written)
 

@@ -25,8 +25,8 @@ are returned as predicted, and `IntervalPrediction.on_chromosome` /
 import dataclasses
 import math
 import re
-from typing import (Any, Callable, Iterable, List, NamedTuple, Optional,
-                    Sequence, Union)
+from typing import (Any, Callable, Dict, Iterable, List, NamedTuple,
+                    Optional, Sequence, Tuple, Union)
 
 import numpy as np
 
@@ -500,20 +500,45 @@ def predict_intervals(model, fasta: Union[str, genome.FastaExtractor],
   try:
     check_regions(regions, extractor)
     starts = [window_starts(region, layout) for region in regions]
-    flat = [(r, s) for r, region_starts in enumerate(starts)
-            for s in region_starts]
-    outputs = []  # [windows] of [num_bins, chosen tracks]
-    for first in range(0, len(flat), batch_size):
-      batch = flat[first:first + batch_size]
-      x = np.stack([encoding.one_hot_encode(extractor.extract(
-          regions[r].chrom, int(s), int(s) + layout.sequence_length))
-                    for r, s in batch])  # [b, L, 4]
-      y = predict(x)  # [b, bins, head tracks]
-      outputs.extend(y[..., list(indices)])  # [b, bins, chosen]
+    outputs = predict_windows(
+        predict, extractor, [(region.chrom, int(s)) for region, region_starts
+                             in zip(regions, starts) for s in region_starts],
+        layout, indices, batch_size)
   finally:
     if owns_fasta:
       extractor.close()
+  return assemble_predictions(regions, starts, outputs, layout, head,
+                              extractor.chromosome_sizes, indices, names)
 
+
+def predict_windows(predict: Callable[[np.ndarray], np.ndarray],
+                    extractor: genome.FastaExtractor,
+                    windows: Sequence[Tuple[str, int]],
+                    layout: OutputLayout, indices: Sequence[int],
+                    batch_size: int) -> List[np.ndarray]:
+  """The chosen tracks `[bins, len(indices)]` of each window `(chrom,
+  start)`, `batch_size` windows per `predict` (`window_predictor`) call,
+  the first call from `windows[0]`: the model calls of `predict_intervals`
+  (which the genome-scale pipeline cuts between)."""
+  outputs = []  # [windows] of [num_bins, chosen tracks]
+  for first in range(0, len(windows), batch_size):
+    batch = windows[first:first + batch_size]
+    x = np.stack([encoding.one_hot_encode(extractor.extract(
+        chrom, start, start + layout.sequence_length))
+                  for chrom, start in batch])  # [b, L, 4]
+    y = predict(x)  # [b, bins, head tracks]
+    outputs.extend(y[..., list(indices)])  # [b, bins, chosen]
+  return outputs
+
+
+def assemble_predictions(regions: Sequence[Region],
+                         starts: Sequence[np.ndarray],
+                         outputs: Sequence[np.ndarray],
+                         layout: OutputLayout, head: str,
+                         chrom_sizes: Dict[str, int], indices: Sequence[int],
+                         names: Sequence[str]) -> List[IntervalPrediction]:
+  """One `IntervalPrediction` per region from its windows' outputs
+  (`outputs` region after region, `starts[r]` windows each)."""
   results, position = [], 0
   for region, region_starts in zip(regions, starts):
     count = len(region_starts)
@@ -521,11 +546,10 @@ def predict_intervals(model, fasta: Union[str, genome.FastaExtractor],
     values = np.concatenate(outputs[position:position + count], axis=0)
     position += count
     results.append(IntervalPrediction(
-        region=region, head=head,
-        chrom_size=extractor.chromosome_sizes[region.chrom],
+        region=region, head=head, chrom_size=chrom_sizes[region.chrom],
         window_starts=region_starts, bin_starts=bin_starts, bin_ends=bin_ends,
-        values=values.astype(np.float32), track_indices=indices,
-        track_names=names))
+        values=values.astype(np.float32), track_indices=tuple(indices),
+        track_names=tuple(names)))
   return results
 
 

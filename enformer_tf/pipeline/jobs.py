@@ -3,20 +3,25 @@
 A job is a small picklable object (paths and options, never a loaded
 model) that the driver (`driver.run_job`) and every worker share:
 
-  plan()                     in the driver: reads and checks the inputs,
+  name                       the job's name in the manifest
+  plan(on_skip)              in the driver: reads and checks the inputs,
                              cuts them into `shards.WorkUnit`s; returns a
                              `Plan` (units, fingerprint, report, header)
   load()                     in a worker, once per device: the scorer
   score(replicas, unit, dir) in a worker: writes the unit's shard files
                              and returns their `{name: record}`
   merge(plan, entries, dir)  in the driver: the single output files
+  outputs(), summary(plan)   the files it writes, its closing line
 
 `VariantJob` is `enformer-score-variants` on shards: the same parsing and
 skip report (`variant_scoring.checked_records`), the same scorer
 (`variant_effects.VariantScorer`) and writer (`score_writers`), and shards
 cut only between the batches `score_records` makes
 (`variant_effects.group_batches`), so every model call, hence every
-number, is the single-process run's.
+number, is the single-process run's. The other jobs follow the same
+pattern: `interval_job.IntervalJob` (`enformer-predict`),
+`gene_job.GeneJob` (`enformer-predict-genes`) and
+`enhancer_job.EnhancerJob` (`enformer-prioritize-enhancers`).
 """
 import dataclasses
 import glob
@@ -47,6 +52,8 @@ class Plan:
     header: the merged table's header line.
     num_inputs: inputs to score (over all units).
     track_names: the scored tracks, in column order.
+    context: what the job's merge needs from the plan besides the units
+      (regions and their windows, genes, ...).
   """
   units: List[shards.WorkUnit]
   fingerprint: Dict[str, Any]
@@ -54,13 +61,15 @@ class Plan:
   header: str
   num_inputs: int
   track_names: Tuple[str, ...] = ()
+  context: Any = None
 
 
-def _sha(path: Optional[str]) -> Optional[str]:
+def optional_sha256(path: Optional[str]) -> Optional[str]:
+  """sha256 of a file or directory, `None` for no path."""
   return None if path is None else shards.file_sha256(path)
 
 
-def _model_sha(path: str) -> str:
+def model_sha256(path: str) -> str:
   """sha256 of a .keras file, a training directory or the files of a
   checkpoint prefix (`ckpt-10.index`, `ckpt-10.data-*`)."""
   if os.path.exists(path):
@@ -76,6 +85,34 @@ def _files_sha(paths: Sequence[str]) -> str:
   """sha256 over several files' names and contents."""
   return shards.inputs_digest(
       paths, lambda p: f'{os.path.basename(p)}\t{shards.file_sha256(p)}')
+
+
+def cut_batches(batches: Sequence[Sequence[Any]], size: int,
+                can_cut: Optional[Callable[[int], bool]] = None
+                ) -> List[List[Any]]:
+  """The inputs of consecutive model batches, cut into chunks of at least
+  `size` inputs, only between batches (and only after batch `i` where
+  `can_cut(i)`), so each chunk's model calls are the single-process run's.
+  """
+  chunks, current = [], []
+  for i, batch in enumerate(batches):
+    current += list(batch)
+    if len(current) >= size and (can_cut is None or can_cut(i)):
+      chunks.append(current)
+      current = []
+  if current:
+    chunks.append(current)
+  return chunks
+
+
+@dataclasses.dataclass(frozen=True)
+class Summary:
+  """A job's closing line (`message()`), as its single-process command's.
+  """
+  text: str
+
+  def message(self) -> str:
+    return self.text
 
 
 def _record_key(record: vcf.VcfRecord) -> str:
@@ -171,19 +208,15 @@ class VariantJob:
     """
     from enformer_tf.data import genome
     self._check()
-    model_sha = _model_sha(self.model)  # Also: the model exists.
+    model_sha = model_sha256(self.model)  # Also: the model exists.
     report = vcf.SkipReport(on_skip)
     with genome.FastaExtractor(self.fasta) as fasta:
       scorer = self.load(fasta)
       records = variant_scoring.checked_records(self.vcf_path, fasta, report)
-      chunks, current = [], []
-      for batch in self._batches(scorer, records):
-        current += [record for group in batch for record in group.records]
-        if len(current) >= self.records_per_shard:
-          chunks.append(current)
-          current = []
-      if current:
-        chunks.append(current)
+      chunks = cut_batches(
+          [[record for group in batch for record in group.records]
+           for batch in self._batches(scorer, records)],
+          self.records_per_shard)
       header = _tsv_header(scorer)
       track_names = tuple(scorer.track_names)
     options = {k: v for k, v in dataclasses.asdict(self).items()
@@ -192,9 +225,10 @@ class VariantJob:
     options['shifts'] = list(self.shifts)
     fingerprint = dict(options, job=self.name,
                        model=model_sha,
-                       fasta=_sha(self.fasta), vcf=_sha(self.vcf_path),
-                       targets=_sha(self.targets),
-                       normalizer=_sha(self.normalizer))
+                       fasta=optional_sha256(self.fasta),
+                       vcf=optional_sha256(self.vcf_path),
+                       targets=optional_sha256(self.targets),
+                       normalizer=optional_sha256(self.normalizer))
     units = shards.make_units(chunks, lambda r: f'VCF line {r.line}',
                               _record_key)
     return Plan(units, fingerprint, report, header, len(records),
@@ -236,11 +270,14 @@ class VariantJob:
                                sha256=shards.file_sha256(self.skipped))
     return merged
 
+  def outputs(self) -> Tuple[str, ...]:
+    """The files the merge writes, as given."""
+    return (self.out,) + ((self.skipped,) if self.skipped else ())
+
   def summary(self, plan: Plan) -> variant_scoring.ScoringSummary:
     """What the CLI prints at the end (`ScoringSummary.message`)."""
-    outputs = (self.out,) + ((self.skipped,) if self.skipped else ())
     return variant_scoring.ScoringSummary(
-        plan.num_inputs, plan.report, outputs, plan.track_names)
+        plan.num_inputs, plan.report, self.outputs(), plan.track_names)
 
 
 def _tsv_header(scorer) -> str:
