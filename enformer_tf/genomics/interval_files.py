@@ -23,7 +23,6 @@ import os
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from enformer_tf import atomic
-from enformer_tf import io as models
 from enformer_tf.data import bigwig, genome
 from enformer_tf.genomics import intervals, plotting, track_writers
 from enformer_tf.genomics import tracks as tracks_lib
@@ -158,14 +157,8 @@ def prepare_request(model: Union[str, Any],
     for region in regions:  # Name the BED in the message.
       extractor.check_chromosome(region.chrom, context=f'{bed}: ')
   intervals.check_regions(regions, extractor)
-  chosen_targets = None
-  if targets:
-    chosen_targets = tracks_lib.read_head_targets(targets)
-  if isinstance(model, (str, os.PathLike)):
-    model = models.load_model(model)
-  num_tracks = tracks_lib.head_num_tracks(model, head)
-  chosen = tracks_lib.choose_tracks(num_tracks, head, tracks, targets,
-                                    chosen_targets)
+  model, chosen = tracks_lib.model_and_tracks(model, head, targets, tracks)
+  num_tracks, chosen_targets = chosen.num_tracks, chosen.targets
   indices = chosen.indices
   count = num_tracks if indices is None else len(indices)
   if formats and count > MAX_TRACK_FILES and tracks is None:

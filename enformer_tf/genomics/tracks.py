@@ -6,8 +6,10 @@ a head, its targets.txt and `--tracks` into track indices, names and strand
 pairs.
 """
 import dataclasses
-from typing import List, Optional, Sequence
+import os
+from typing import Any, List, Optional, Sequence, Tuple
 
+from enformer_tf import io as models
 from enformer_tf.data import targets as targets_lib
 
 
@@ -143,3 +145,16 @@ def choose_tracks(num_tracks: int, head: str, tracks: Optional[str] = None,
   chosen = HeadTracks(num_tracks, targets, None)
   return dataclasses.replace(chosen, indices=parse_tracks(
       tracks, num_tracks, chosen.identifiers))
+
+
+def model_and_tracks(model: Any, head: str, targets: Optional[str] = None,
+                     tracks: Optional[str] = None) -> Tuple[Any, HeadTracks]:
+  """`(model, choose_tracks(...))`: the model loaded if given as a path
+  (`enformer_tf.load_model`), and the head's tracks chosen from
+  `targets.txt` and `--tracks`. Targets are read first, so a bad targets
+  file fails before a model loads."""
+  chosen_targets = read_head_targets(targets) if targets else None
+  if isinstance(model, (str, os.PathLike)):
+    model = models.load_model(model)
+  return model, choose_tracks(head_num_tracks(model, head), head, tracks,
+                              targets, chosen_targets)

@@ -17,7 +17,6 @@ import os
 from typing import Any, Callable, Optional, Sequence, Union
 
 from enformer_tf import atomic
-from enformer_tf import io as models
 from enformer_tf.data import genome
 from enformer_tf.data import annotation
 from enformer_tf.genomics import gene_files
@@ -107,14 +106,8 @@ def score_variants_to_files(
   fitted = None
   if normalizer is not None:
     fitted = variant_normalization.load_normalizer(normalizer)
-  chosen_targets = None
-  if targets:
-    chosen_targets = tracks_lib.read_head_targets(targets)
-  if isinstance(model, (str, os.PathLike)):
-    model = models.load_model(model)
-  num_tracks = tracks_lib.head_num_tracks(model, head)
-  chosen = tracks_lib.choose_tracks(num_tracks, head, tracks, targets,
-                                    chosen_targets)
+  model, chosen = tracks_lib.model_and_tracks(model, head, targets, tracks)
+  num_tracks = chosen.num_tracks
   identifiers, indices = chosen.identifiers, chosen.indices
   strand_pairs = chosen.strand_pairs() if rc else None
   profile_tracks = None
