@@ -167,12 +167,17 @@ def write_observed(path: str, targets: str,
                    tracks: Sequence[int], flank_bins: int = 0) -> str:
   """The observed expression (the targets' bigWigs at the genes' TSS
   bins) as a TSV at `path`; returns it."""
-  measured = genes_lib.observe_gene_expression(
-      targets, gene_list, tracks=tracks, flank_bins=flank_bins)
-  observed_writer = genes_lib.GeneExpressionWriter(
-      path, measured.track_names, measured.track_indices)
-  observed_writer.write(measured.genes, measured.values)
-  return observed_writer.finish()['tsv']
+  return write_expression_tsv(path, genes_lib.observe_gene_expression(
+      targets, gene_list, tracks=tracks, flank_bins=flank_bins))
+
+
+def write_expression_tsv(path: str,
+                         expression: genes_lib.GeneExpression) -> str:
+  """`expression` as a genes x tracks TSV at `path`; returns it."""
+  writer = genes_lib.GeneExpressionWriter(path, expression.track_names,
+                                          expression.track_indices)
+  writer.write(expression.genes, expression.values)
+  return writer.finish()['tsv']
 
 
 def evaluate_genes_to_files(
@@ -224,11 +229,8 @@ def evaluate_genes_to_files(
   indices, names, pairs = chosen_tracks(first, head, targets, tracks)
   measured = genes_lib.observe_gene_expression(
       targets, gene_list, tracks=indices, flank_bins=flank_bins)
-  observed_writer = genes_lib.GeneExpressionWriter(
-      os.path.join(out_dir, 'observed.tsv'), measured.track_names,
-      measured.track_indices)
-  observed_writer.write(measured.genes, measured.values)
-  paths: Dict[str, str] = {'observed': observed_writer.finish()['tsv']}
+  paths: Dict[str, str] = {'observed': write_expression_tsv(
+      os.path.join(out_dir, 'observed.tsv'), measured)}
   evaluations, summaries = {}, {}
   for label, model in loaded.items():
     writer = genes_lib.GeneExpressionWriter(
