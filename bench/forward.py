@@ -13,6 +13,9 @@ peak resident memory.
   python bench/forward.py --compare_bfloat16   # float32 and bfloat16 models
       # side by side (runs interleaved): speed-up and per-track Pearson R
   python bench/forward.py --inference_chunk_length 0  # whole length at once
+  python bench/forward.py --compare_conv       # conv blocks as TensorFlow
+      # convolutions vs as matrix products (`conv_implementation`), same
+      # weights, interleaved: speed-up and max abs difference
   python bench/forward.py --compare_bfloat16 --model enformer.keras
       # the bfloat16 agreement on trained (e.g. converted official) weights
 """
@@ -53,6 +56,9 @@ def main(argv=None):
   parser.add_argument('--jit_compile', action='store_true')
   parser.add_argument('--mixed_bfloat16', action='store_true')
   parser.add_argument('--compare_bfloat16', action='store_true')
+  parser.add_argument('--compare_conv', action='store_true')
+  parser.add_argument('--conv_implementation', default='auto',
+                      choices=('auto', 'conv', 'matmul'))
   parser.add_argument('--channels', type=int, default=1536,
                       help='narrower models for a quick check of the script')
   parser.add_argument('--num_transformer_layers', type=int, default=11)
@@ -73,9 +79,14 @@ def main(argv=None):
     args.inference_chunk_length = loaded.inference_chunk_length or 0
   args.sequence_length = args.sequence_length or enformer_tf.SEQUENCE_LENGTH
 
-  def build(mixed):
+  def build(mixed, conv_implementation=args.conv_implementation):
     if loaded is not None:
       model = in_mixed_bfloat16(loaded) if mixed else loaded
+      if conv_implementation != loaded.conv_implementation:
+        model = enformer_tf.Enformer.from_config(dict(
+            model.get_config(), conv_implementation=conv_implementation))
+        model.build((None, loaded.sequence_length, 4))
+        model.set_weights(loaded.get_weights())
     else:
       model = enformer_tf.Enformer(
           channels=args.channels,
@@ -86,7 +97,8 @@ def main(argv=None):
                             args.sequence_length // enformer_tf.BIN_SIZE),
           conv_tower_divisible_by=divisor_for(args.channels),
           mixed_bfloat16=mixed,
-          inference_chunk_length=args.inference_chunk_length or None)
+          inference_chunk_length=args.inference_chunk_length or None,
+          conv_implementation=conv_implementation)
 
     @tf.function(jit_compile=args.jit_compile)
     def forward(inputs):
@@ -104,7 +116,8 @@ def main(argv=None):
       sequence_length=args.sequence_length, channels=args.channels,
       model=args.model,
       inference_chunk_length=args.inference_chunk_length or None,
-      num_transformer_layers=args.num_transformer_layers)
+      num_transformer_layers=args.num_transformer_layers,
+      conv_implementation=args.conv_implementation)
 
   def rates(seconds, roofline):
     gflops = None if tflop is None else tflop * 1e3 / seconds
@@ -114,7 +127,30 @@ def main(argv=None):
         roofline_fraction=(None if gflops is None
                            else round(gflops / roofline, 3)))
 
-  if args.compare_bfloat16:
+  if args.compare_conv:
+    model_conv, forward_conv = build(args.mixed_bfloat16, 'conv')
+    model_mm, forward_mm = build(args.mixed_bfloat16, 'matmul')
+    for model in (model_conv, model_mm):
+      model.build(x.shape)
+    model_mm.set_weights(model_conv.get_weights())
+    times_conv, times_mm = common.interleaved_times(
+        lambda: forward_conv(x), lambda: forward_mm(x), runs=args.runs,
+        warmup=args.warmup)
+    out_conv, out_mm = forward_conv(x), forward_mm(x)
+    s_conv, s_mm = common.median(times_conv), common.median(times_mm)
+    record.update(
+        dtype='mixed_bfloat16' if args.mixed_bfloat16 else 'float32',
+        conv=dict(seconds_all=[round(t, 3) for t in times_conv]),
+        matmul=dict(seconds_all=[round(t, 3) for t in times_mm]),
+        matmul_speedup=round(s_conv / s_mm, 3),
+        max_abs_diff={head: float(np.abs(out_conv[head].numpy()
+                                         - out_mm[head].numpy()).max())
+                      for head in out_conv},
+        max_relative_diff={head: float(
+            (np.abs(out_conv[head].numpy() - out_mm[head].numpy())
+             / np.abs(out_conv[head].numpy()).max()).max())
+                           for head in out_conv})
+  elif args.compare_bfloat16:
     model32, forward32 = build(False)
     model16, forward16 = build(True)
     model16.build(x.shape)
@@ -149,12 +185,16 @@ def main(argv=None):
   if bf16:
     record['matmul_gflops_bfloat16'] = common.matmul_rooflines(tf.bfloat16)
   bf16_roofline = record.get('matmul_gflops_bfloat16', {}).get('square_4096')
-  if args.compare_bfloat16:
+  roofline = (bf16_roofline if args.mixed_bfloat16
+              else rooflines['square_4096'])
+  if args.compare_conv:
+    record['conv'].update(rates(s_conv, roofline))
+    record['matmul'].update(rates(s_mm, roofline))
+  elif args.compare_bfloat16:
     record['float32'].update(rates(s32, rooflines['square_4096']))
     record['mixed_bfloat16'].update(rates(s16, bf16_roofline))
   else:
-    record.update(rates(common.median(times), bf16_roofline
-                        if args.mixed_bfloat16 else rooflines['square_4096']))
+    record.update(rates(common.median(times), roofline))
   record.update(load_average=round(os.getloadavg()[0], 2),
                 **common.machine())
   common.emit(record)

@@ -19,6 +19,7 @@ from enformer_tf.constants import (BIN_SIZE, DEFAULT_HEADS,  # noqa: F401
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 TransformerBlock, gelu, pooling_layer,
                                 recompute_grad)
+from enformer_tf.layers.convolution import resolve_implementation
 from enformer_tf.layers.initializers import sonnet_default_initializer
 from enformer_tf.layers.precision import at_least_float32
 from enformer_tf.layers.sublayers import (build_by_shape, build_sublayer,
@@ -83,6 +84,11 @@ class Enformer(keras.Model):
       conv-tower block and of each transformer block for the backward pass
       and recompute their activations there (`layers.recompute_grad`): less
       memory for about one more forward pass. Inference is unchanged.
+    conv_implementation: how the conv blocks' convolutions are computed
+      (`layers.convolution`): `'auto'` (matrix products of shifted views in
+      float32 and float64, where oneDNN's direct convolution ran at half the
+      rate on the machines measured, TensorFlow's convolution in bfloat16),
+      `'conv'` or `'matmul'`. The same weights; outputs equal to rounding.
     inference_chunk_length: in inference, inputs longer than this many bp run
       the stem and the first two conv-tower blocks in chunks of this length
       (with a halo covering their receptive field; `chunked_inference`):
@@ -121,6 +127,7 @@ class Enformer(keras.Model):
                mixed_bfloat16: bool = False,
                recompute_grad: bool = False,
                inference_chunk_length: Optional[int] = 49_152,
+               conv_implementation: str = 'auto',
                **kwargs):
     kwargs.setdefault('name', 'enformer')
     if mixed_bfloat16:
@@ -160,6 +167,8 @@ class Enformer(keras.Model):
     self.synchronized_batch_norm = bool(synchronized_batch_norm)
     self.mixed_bfloat16 = bool(mixed_bfloat16)
     self.recompute_grad = bool(recompute_grad)
+    resolve_implementation(conv_implementation, 'float32')  # Validates.
+    self.conv_implementation = conv_implementation
     self.inference_chunk_length = (None if inference_chunk_length is None
                                    else int(inference_chunk_length))
     # Every layer gets the model's policy explicitly: a layer left on the
@@ -196,6 +205,7 @@ class Enformer(keras.Model):
 
   def _conv_block(self, filters, width, name='conv_block'):
     return ConvBlock(filters, width, synchronized=self.synchronized_batch_norm,
+                     conv_implementation=self.conv_implementation,
                      name=name, dtype=self._layer_dtype)
 
   def _build_stem(self):
@@ -440,6 +450,7 @@ class Enformer(keras.Model):
         mixed_bfloat16=self.mixed_bfloat16,
         recompute_grad=self.recompute_grad,
         inference_chunk_length=self.inference_chunk_length,
+        conv_implementation=self.conv_implementation,
         **({} if self.mixed_bfloat16 or self._layer_dtype == 'float32'
            else {'dtype': self._layer_dtype}))
 

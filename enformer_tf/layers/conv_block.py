@@ -5,6 +5,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers.activations import gelu
+from enformer_tf.layers.convolution import Conv1D
 from enformer_tf.layers.initializers import sonnet_default_initializer
 from enformer_tf.layers.sublayers import build_sublayer
 
@@ -30,6 +31,9 @@ class ConvBlock(keras.layers.Layer):
     synchronized: synchronise BatchNorm statistics across replicas.
     kernel_initializer: defaults to Sonnet's truncated normal, stddev
       `1/sqrt(fan_in)`.
+    conv_implementation: how the convolution is computed
+      (`layers.convolution.Conv1D`): `'auto'`, `'conv'` or `'matmul'`; the
+      same weights and outputs either way.
 
   Call args:
     inputs: `[B, L, C_in]`.
@@ -41,6 +45,7 @@ class ConvBlock(keras.layers.Layer):
 
   def __init__(self, filters: int, width: int = 1, synchronized: bool = True,
                kernel_initializer: Optional[keras.initializers.Initializer] = None,
+               conv_implementation: str = 'auto',
                **kwargs):
     kwargs.setdefault('name', 'conv_block')
     super().__init__(**kwargs)
@@ -57,10 +62,11 @@ class ConvBlock(keras.layers.Layer):
         momentum=BATCH_NORM_MOMENTUM, epsilon=BATCH_NORM_EPSILON,
         synchronized=self.synchronized, gamma_initializer='ones',
         name='cross_replica_batch_norm', dtype=self.dtype_policy)
-    self.conv = keras.layers.Conv1D(
-        self.filters, self.width, padding='same',
+    self.conv = Conv1D(
+        self.filters, self.width, implementation=conv_implementation,
         kernel_initializer=self.kernel_initializer, name='conv1_d',
         dtype=self.dtype_policy)
+    self.conv_implementation = conv_implementation
     # Fine-tuning (train/finetune.py): normalise with the moving averages
     # and leave them alone, while gamma and beta may still train.
     self.freeze_statistics = False
@@ -110,6 +116,7 @@ class ConvBlock(keras.layers.Layer):
     config.update(
         filters=self.filters, width=self.width,
         synchronized=self.synchronized,
+        conv_implementation=self.conv_implementation,
         kernel_initializer=keras.initializers.serialize(
             self.kernel_initializer))
     return config
