@@ -32,19 +32,32 @@ def time_call(fn: Callable[[], object], runs: int, warmup: int) -> List[float]:
 
 def interleaved_times(first: Callable[[], object],
                       second: Callable[[], object], runs: int,
-                      warmup: int) -> Tuple[List[float], List[float]]:
-  """Wall times of `first` and `second`, alternating run by run, so that
-  load changes on a shared machine affect both alike."""
+                      warmup: int, *others: Callable[[], object]
+                      ) -> Tuple[List[float], ...]:
+  """Wall times of `first`, `second` (and `others`), alternating run by
+  run, so that load and clock changes affect all alike."""
+  fns = (first, second) + others
   for _ in range(warmup):
-    _block(first())
-    _block(second())
-  times = ([], [])
+    for fn in fns:
+      _block(fn())
+  times = tuple([] for _ in fns)
   for _ in range(runs):
-    for fn, out in ((first, times[0]), (second, times[1])):
+    for fn, out in zip(fns, times):
       start = time.perf_counter()
       _block(fn())
       out.append(time.perf_counter() - start)
   return times
+
+
+def square_matmul(dtype=tf.float32, n: int = 4096
+                  ) -> Tuple[Callable[[], object], float]:
+  """(a call of the n^3 product, its GFLOP): to time beside a model, so
+  that the roofline and the model see the same clock and load."""
+  a = tf.cast(tf.random.normal((n, n)), dtype)
+  b = tf.cast(tf.random.normal((n, n)), dtype)
+  product = tf.function(
+      lambda: tf.reduce_sum(tf.cast(tf.matmul(a, b), tf.float32)))
+  return product, 2 * n**3 / 1e9
 
 
 def _block(result):

@@ -4,7 +4,9 @@ Prints one JSON line: median wall time over several runs after warm-up,
 achieved GFLOP/s (taking the forward pass as 3.29 TFLOP per 196,608-bp
 sequence, scaled by length and batch), the `tf.matmul` rates measured in the
 same run (a large square product and the model's own shapes, see
-`common.matmul_rooflines`), the fraction of the square roofline reached, and
+`common.matmul_rooflines`), the fraction of the square product's rate
+reached (that product timed between the model's runs, median against
+median: `roofline_interleaved_gflops`), and
 peak resident memory.
 
   python bench/forward.py                      # float32, as in the README
@@ -16,8 +18,11 @@ peak resident memory.
   python bench/forward.py --compare_conv       # conv blocks as TensorFlow
       # convolutions vs as matrix products (`conv_implementation`), same
       # weights, interleaved: speed-up and max abs difference
-  python bench/forward.py --compare_bfloat16 --model enformer.keras
-      # the bfloat16 agreement on trained (e.g. converted official) weights
+  python bench/forward.py --compare_bfloat16 --model enformer.keras \
+      --agreement_fasta genome.fa --agreement_chrom chr8
+      # the bfloat16 agreement on trained (e.g. converted official) weights,
+      # over windows of real sequence (random DNA gives a trained model's
+      # flat background, where R measures rounding noise)
 """
 import argparse
 import os
@@ -42,6 +47,34 @@ def pearson_per_track(a: np.ndarray, b: np.ndarray) -> np.ndarray:
   return (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0))
 
 
+def sequence_agreement(args, forward32, forward16) -> dict:
+  """Per-track Pearson R of bfloat16 against float32 predictions over
+  `--agreement_windows` windows tiled along a chromosome of the FASTA."""
+  import pyfaidx
+  from enformer_tf.data.encoding import one_hot_encode
+  fasta = pyfaidx.Fasta(args.agreement_fasta)
+  chrom = args.agreement_chrom or next(iter(fasta.keys()))
+  length = args.sequence_length
+  starts = range(0, len(fasta[chrom]) - length + 1, length)
+  if len(starts) < 1:
+    raise SystemExit(f'{chrom} is shorter than one {length}-bp window')
+  starts = list(starts)[:args.agreement_windows]
+  outputs32, outputs16 = {}, {}
+  for start in starts:
+    x = one_hot_encode(str(fasta[chrom][start:start + length]))[None]
+    for forward, outputs in ((forward32, outputs32), (forward16, outputs16)):
+      for head, value in forward(tf.constant(x)).items():
+        outputs.setdefault(head, []).append(value.numpy())
+  result = dict(chrom=chrom, windows=len(starts), per_track_pearson={})
+  for head in outputs32:
+    r = pearson_per_track(np.concatenate(outputs16[head]),
+                          np.concatenate(outputs32[head]))
+    result['per_track_pearson'][head] = [round(float(v), 5) for v in r]
+    result.setdefault('min_per_track_pearson', {})[head] = round(
+        float(r.min()), 5)
+  return result
+
+
 def main(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--sequence_length', type=int, default=None,
@@ -56,6 +89,12 @@ def main(argv=None):
   parser.add_argument('--jit_compile', action='store_true')
   parser.add_argument('--mixed_bfloat16', action='store_true')
   parser.add_argument('--compare_bfloat16', action='store_true')
+  parser.add_argument('--agreement_fasta', metavar='FASTA',
+                      help='--compare_bfloat16: also the per-track R over '
+                      'tiled windows of this genome')
+  parser.add_argument('--agreement_chrom', default=None,
+                      help='its chromosome to tile (default: the first)')
+  parser.add_argument('--agreement_windows', type=int, default=32)
   parser.add_argument('--compare_conv', action='store_true')
   parser.add_argument('--conv_implementation', default='auto',
                       choices=('auto', 'conv', 'matmul'))
@@ -127,15 +166,19 @@ def main(argv=None):
         roofline_fraction=(None if gflops is None
                            else round(gflops / roofline, 3)))
 
+  # The square product of the model's dtype, timed between model runs: its
+  # median is the roofline the fractions use (`roofline_interleaved`).
+  square, square_gflop = common.square_matmul(
+      tf.bfloat16 if args.mixed_bfloat16 else tf.float32)
   if args.compare_conv:
     model_conv, forward_conv = build(args.mixed_bfloat16, 'conv')
-    model_mm, forward_mm = build(args.mixed_bfloat16, 'matmul')
+    model_mm, forward_mm = build(args.mixed_bfloat16, 'auto')
     for model in (model_conv, model_mm):
       model.build(x.shape)
     model_mm.set_weights(model_conv.get_weights())
-    times_conv, times_mm = common.interleaved_times(
-        lambda: forward_conv(x), lambda: forward_mm(x), runs=args.runs,
-        warmup=args.warmup)
+    times_conv, times_mm, times_square = common.interleaved_times(
+        lambda: forward_conv(x), lambda: forward_mm(x), args.runs,
+        args.warmup, square)
     out_conv, out_mm = forward_conv(x), forward_mm(x)
     s_conv, s_mm = common.median(times_conv), common.median(times_mm)
     record.update(
@@ -156,9 +199,10 @@ def main(argv=None):
     model16.build(x.shape)
     model32.build(x.shape)
     model16.set_weights(model32.get_weights())
-    times32, times16 = common.interleaved_times(
-        lambda: forward32(x), lambda: forward16(x), runs=args.runs,
-        warmup=args.warmup)
+    square16, _ = common.square_matmul(tf.bfloat16)
+    times32, times16, times_square, times_square16 = (
+        common.interleaved_times(lambda: forward32(x), lambda: forward16(x),
+                                 args.runs, args.warmup, square, square16))
     out32, out16 = forward32(x), forward16(x)
     pearson = {head: float(pearson_per_track(out16[head].numpy(),
                                              out32[head].numpy()).min())
@@ -170,10 +214,13 @@ def main(argv=None):
         mixed_bfloat16=dict(seconds_all=[round(t, 3) for t in times16]),
         bfloat16_speedup=round(s32 / s16, 3),
         min_per_track_pearson=pearson)
+    if args.agreement_fasta:
+      record['sequence_agreement'] = sequence_agreement(
+          args, forward32, forward16)
   else:
     model, forward = build(args.mixed_bfloat16)
-    times = common.time_call(lambda: forward(x), runs=args.runs,
-                             warmup=args.warmup)
+    times, times_square = common.interleaved_times(
+        lambda: forward(x), square, args.runs, args.warmup)
     record.update(
         dtype='mixed_bfloat16' if args.mixed_bfloat16 else 'float32',
         seconds_all=[round(t, 3) for t in times])
@@ -184,15 +231,18 @@ def main(argv=None):
                 matmul_roofline_gflops=rooflines['square_4096'])
   if bf16:
     record['matmul_gflops_bfloat16'] = common.matmul_rooflines(tf.bfloat16)
-  bf16_roofline = record.get('matmul_gflops_bfloat16', {}).get('square_4096')
-  roofline = (bf16_roofline if args.mixed_bfloat16
-              else rooflines['square_4096'])
+  # Fractions of the square product's rate timed between the model runs
+  # (median against median: same clock, same load).
+  roofline = square_gflop / common.median(times_square)
+  record['roofline_interleaved_gflops'] = round(roofline, 1)
   if args.compare_conv:
     record['conv'].update(rates(s_conv, roofline))
     record['matmul'].update(rates(s_mm, roofline))
   elif args.compare_bfloat16:
-    record['float32'].update(rates(s32, rooflines['square_4096']))
-    record['mixed_bfloat16'].update(rates(s16, bf16_roofline))
+    roofline16 = square_gflop / common.median(times_square16)
+    record['roofline_interleaved_gflops_bfloat16'] = round(roofline16, 1)
+    record['float32'].update(rates(s32, roofline))
+    record['mixed_bfloat16'].update(rates(s16, roofline16))
   else:
     record.update(rates(common.median(times), roofline))
   record.update(load_average=round(os.getloadavg()[0], 2),

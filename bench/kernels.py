@@ -31,7 +31,7 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
-from enformer_tf.layers.convolution import shifted_matmul_conv1d  # noqa: E402
+from enformer_tf.layers.convolution import shifted_matmul_conv1d  # noqa: E402,E501
 
 FORMS = ('conv', 'matmul', 'conv_xla')
 
@@ -40,22 +40,26 @@ def _conv(x, kernel):
   return tf.nn.conv1d(x, kernel, 1, 'SAME')
 
 
+def _passes(fn, kernel):
+  """(forward, forward + backward) of `fn(x, kernel)` as functions of x."""
+  def forward(x):
+    return fn(x, kernel)
+
+  def backward(x):
+    with tf.GradientTape() as tape:
+      tape.watch([x, kernel])
+      loss = tf.reduce_sum(tf.cast(fn(x, kernel), tf.float32) ** 2)
+    return tape.gradient(loss, [x, kernel])
+  return forward, backward
+
+
 def _functions(kernel):
   """form -> (forward fn, forward + backward fn) for `kernel`."""
   plain = {'conv': _conv, 'matmul': shifted_matmul_conv1d, 'conv_xla': _conv}
   functions = {}
   for form, fn in plain.items():
+    forward, backward = _passes(fn, kernel)
     jit = form.endswith('_xla')
-
-    def forward(x, fn=fn):
-      return fn(x, kernel)
-
-    def backward(x, fn=fn):
-      with tf.GradientTape() as tape:
-        tape.watch([x, kernel])
-        loss = tf.reduce_sum(tf.cast(fn(x, kernel), tf.float32) ** 2)
-      return tape.gradient(loss, [x, kernel])
-
     functions[form] = (tf.function(forward, jit_compile=jit),
                        tf.function(backward, jit_compile=jit))
   return functions

@@ -18,13 +18,18 @@ and exits at once (exit status 3) instead of swapping. A child reports the
 wall time of `--steps` steps after `--warmup_steps` (the first traces the
 graph) and its peak resident memory (`ru_maxrss`).
 
-Prints one JSON line: per variant `step_seconds` (median), `peak_rss_gib`
+Prints one JSON line: per variant `step_seconds` (median), the achieved
+`gflops` (a step is one forward and backward pass per organism, counted as
+2 x 3 x 3.29 TFLOP at full size, scaled by length and batch), `peak_rss_gib`
 (for a variant stopped by the limit, its RSS when stopped: a lower bound),
 `exceeded`; and, when both finished, `memory_ratio` (recompute peak / plain
 peak) and `time_ratio` (recompute seconds / plain seconds). Target: the
 recompute variant's peak at most 16 GiB.
 
   python bench/train_step.py                   # full size, batch 1
+  python bench/train_step.py --variants plain --conv_implementation conv
+      # the plain step with TensorFlow's convolutions (before issue 20)
+  python bench/train_step.py --variants plain --mixed_bfloat16
   python bench/train_step.py --channels 48 --num_transformer_layers 1 \
       --sequence_length 4096 --steps 1         # quick check
 """
@@ -100,7 +105,9 @@ def run_child(args) -> None:
       num_heads=args.num_heads, heads=heads, target_length=target_length,
       sequence_length=args.sequence_length,
       conv_tower_divisible_by=divisor_for(args.channels),
-      recompute_grad=args._child == 'recompute')
+      recompute_grad=args._child == 'recompute',
+      mixed_bfloat16=args.mixed_bfloat16,
+      conv_implementation=args.conv_implementation)
   data = config.random_datasets(heads, num_examples=args.batch,
                                 sequence_length=args.sequence_length,
                                 target_length=target_length)
@@ -159,13 +166,19 @@ def main(argv=None):
                       help='narrower models for a quick check of the script')
   parser.add_argument('--num_transformer_layers', type=int, default=11)
   parser.add_argument('--num_heads', type=int, default=8)
+  parser.add_argument('--variants', nargs='+', choices=VARIANTS,
+                      default=list(VARIANTS))
+  parser.add_argument('--conv_implementation', default='auto',
+                      choices=('auto', 'conv', 'matmul'))
+  parser.add_argument('--mixed_bfloat16', action='store_true')
   parser.add_argument('--_child', choices=VARIANTS, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   if args._child:
     run_child(args)
     return
 
-  variants = {variant: run_variant(variant, argv) for variant in VARIANTS}
+  variants = {variant: run_variant(variant, argv)
+              for variant in VARIANTS if variant in args.variants}
   import common  # pylint: disable=g-import-not-at-top
   record = dict(
       bench='train_step', batch=args.batch,
@@ -173,8 +186,18 @@ def main(argv=None):
       num_transformer_layers=args.num_transformer_layers,
       steps=args.steps, warmup_steps=args.warmup_steps,
       memory_limit_gib=args.memory_limit_gib, variants=variants,
+      conv_implementation=args.conv_implementation,
+      mixed_bfloat16=args.mixed_bfloat16,
       recompute_target_gib=RECOMPUTE_TARGET_GIB)
-  recompute, plain = variants['recompute'], variants['plain']
+  if args.channels == 1536 and args.num_transformer_layers == 11:
+    tflop = (2 * 3 * common.FORWARD_TFLOP * args.batch * args.sequence_length
+             / 196_608)
+    for result in variants.values():
+      if result.get('step_seconds'):
+        result['gflops'] = round(tflop * 1e3 / result['step_seconds'], 1)
+  empty = dict(step_seconds=None)
+  recompute = variants.get('recompute', empty)
+  plain = variants.get('plain', empty)
   if recompute['step_seconds'] and plain['step_seconds']:
     record.update(
         memory_ratio=round(recompute['peak_rss_gib'] / plain['peak_rss_gib'],
@@ -184,6 +207,14 @@ def main(argv=None):
   if recompute['step_seconds']:
     record['recompute_within_target'] = (
         recompute['peak_rss_gib'] <= RECOMPUTE_TARGET_GIB)
+  if any(result.get('gflops') for result in variants.values()):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    roofline = common.matmul_roofline_gflops(
+        tf.bfloat16 if args.mixed_bfloat16 else tf.float32)
+    record['matmul_roofline_gflops'] = round(roofline, 1)
+    for result in variants.values():
+      if result.get('gflops'):
+        result['roofline_fraction'] = round(result['gflops'] / roofline, 3)
   record.update(load_average=round(os.getloadavg()[0], 2), **common.machine())
   common.emit(record)
 

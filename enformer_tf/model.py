@@ -19,7 +19,7 @@ from enformer_tf.constants import (BIN_SIZE, DEFAULT_HEADS,  # noqa: F401
 from enformer_tf.layers import (ConvBlock, Residual, TargetLengthCrop1D,
                                 TransformerBlock, gelu, pooling_layer,
                                 recompute_grad)
-from enformer_tf.layers.convolution import resolve_implementation
+from enformer_tf.layers.convolution import validate_implementation
 from enformer_tf.layers.initializers import sonnet_default_initializer
 from enformer_tf.layers.precision import at_least_float32
 from enformer_tf.layers.sublayers import (build_by_shape, build_sublayer,
@@ -85,10 +85,12 @@ class Enformer(keras.Model):
       and recompute their activations there (`layers.recompute_grad`): less
       memory for about one more forward pass. Inference is unchanged.
     conv_implementation: how the conv blocks' convolutions are computed
-      (`layers.convolution`): `'auto'` (matrix products of shifted views in
-      float32 and float64, where oneDNN's direct convolution ran at half the
-      rate on the machines measured, TensorFlow's convolution in bfloat16),
-      `'conv'` or `'matmul'`. The same weights; outputs equal to rounding.
+      (`layers.convolution`): `'auto'` (matrix products of shifted views,
+      forward and backward, where oneDNN's convolution ran at a half to a
+      quarter of the `tf.matmul` rate; TensorFlow's convolution only for
+      the bfloat16 forward pass at width 5, where it is faster), `'conv'`
+      (TensorFlow's throughout) or `'matmul'`. The same weights; outputs
+      equal to rounding.
     inference_chunk_length: in inference, inputs longer than this many bp run
       the stem and the first two conv-tower blocks in chunks of this length
       (with a halo covering their receptive field; `chunked_inference`):
@@ -167,7 +169,7 @@ class Enformer(keras.Model):
     self.synchronized_batch_norm = bool(synchronized_batch_norm)
     self.mixed_bfloat16 = bool(mixed_bfloat16)
     self.recompute_grad = bool(recompute_grad)
-    resolve_implementation(conv_implementation, 'float32')  # Validates.
+    validate_implementation(conv_implementation)
     self.conv_implementation = conv_implementation
     self.inference_chunk_length = (None if inference_chunk_length is None
                                    else int(inference_chunk_length))

@@ -5,7 +5,9 @@
 - `mixed_bfloat16=True` tracks float32 (per-track Pearson R >= 0.999);
 - `dtype='float64'` computes in float64 throughout;
 - `recompute_grad=True` gives the gradients, the outputs and the BatchNorm
-  updates of `recompute_grad=False`, dropout included.
+  updates of `recompute_grad=False`, dropout included;
+- `conv_implementation='matmul'` (float32's 'auto') gives the outputs and
+  the gradients of TensorFlow's convolution ('conv').
 """
 import numpy as np
 import pytest
@@ -237,6 +239,37 @@ def test_recompute_grad_gives_the_same_gradients_and_updates(dropout,
     _, unmasked = _gradients(small_model(), x, y, training=False)
     assert any(not np.allclose(g.numpy(), u.numpy())
                for g, u in zip(got, unmasked) if u is not None)
+
+
+def test_conv_implementations_give_the_same_outputs_and_gradients():
+  rates = dict(dropout_rate=0.0, attention_dropout_rate=0.0,
+               positional_dropout_rate=0.0, final_dropout_rate=0.0)
+  models = {implementation: small_model(conv_implementation=implementation,
+                                        **rates)
+            for implementation in ('conv', 'matmul')}  # 'auto': tests/layers.
+  randomise_weights(models['conv'], seed=4, scale=0.1)
+  for implementation, model in models.items():
+    model.set_weights(models['conv'].get_weights())
+    assert model.get_config()['conv_implementation'] == implementation
+  x = random_dna(2, 2048, seed=5)
+  y = {h: np.random.RandomState(6).rand(2, 4, n).astype('float32')
+       for h, n in SMALL['heads'].items()}
+  # Inference first: a training pass moves the BatchNorm averages.
+  outputs = {k: model(x, training=False) for k, model in models.items()}
+  gradients = {k: _gradients(model, x, y) for k, model in models.items()}
+  want_loss, want = gradients['conv']
+  for implementation in ('matmul',):
+    for head, want_out in outputs['conv'].items():
+      np.testing.assert_allclose(outputs[implementation][head].numpy(),
+                                 want_out.numpy(), rtol=1e-4, atol=1e-6)
+    got_loss, got = gradients[implementation]
+    np.testing.assert_allclose(got_loss.numpy(), want_loss.numpy(), rtol=1e-5)
+    for g, w, v in zip(got, want, models['conv'].trainable_variables):
+      np.testing.assert_allclose(g.numpy(), w.numpy(), rtol=1e-3,
+                                 atol=1e-5 * np.abs(w.numpy()).max() + 1e-7,
+                                 err_msg=v.name)
+  with pytest.raises(ValueError, match="'auto', 'conv', 'matmul'.*'direct'"):
+    Enformer(conv_implementation='direct')
 
 
 def test_recompute_grad_reproduces_dropout_masks():

@@ -1,15 +1,23 @@
-"""A 1D convolution that can run as matrix products.
+"""A 1D convolution whose passes run as matrix products where that is faster.
 
 A width-W convolution with SAME padding is the sum of W matrix products of
-shifted views of its input with the kernel's taps:
-`y[l] = sum_i x[l + i - (W - 1) // 2] @ kernel[i]`. In float32, oneDNN's
-direct convolution reached about half of the `tf.matmul` rate on the conv
-tower's width-5 shapes (2-vCPU Intel Xeon with AMX, one thread: 100 against
-181 GFLOP/s forward, and 41 against 154 GFLOP/s for its backward pass), so
-float32 (and float64) models run the matrix-product form. In bfloat16 the
-same kernel's convolution is faster than its matrix products (1,052 against
-750 GFLOP/s), so 16-bit models keep it. `bench/kernels.py` measures both
-forms on the machine at hand; `implementation` chooses one explicitly.
+shifted views of its input with the kernel's taps,
+`y[l] = sum_i x[l + i - (W - 1) // 2] @ kernel[i]`, and so are its input
+gradient (the same form, taps reversed and transposed) and kernel gradient
+(`dk[i] = view_i(x)^T @ dy`). `bench/kernels.py` on the conv tower's
+768 -> 768 shapes (2-vCPU Intel Xeon with AVX-512 and AMX, 2 threads,
+fraction of the 4096^3 `tf.matmul` rate of the same dtype):
+
+| width 5 | float32 forward | float32 backward | bfloat16 forward | bfloat16 backward |
+|---|---|---|---|---|
+| TensorFlow's (oneDNN) convolution | 0.41 | 0.24 | 1.46 | 0.60 |
+| matrix products | 0.82 | 0.84 | 0.89 | 0.88 |
+
+(width 1: forward 0.73 / 0.82 in float32, 0.83 / 0.91 in bfloat16; backward
+in bfloat16 0.19 / 0.70.) So `'auto'` runs every backward pass as matrix
+products, and the forward pass too except bfloat16 at width > 1, where
+oneDNN's AMX convolution beats its own matrix products. `'conv'` is
+TensorFlow's convolution throughout, `'matmul'` the products throughout.
 
 The variables (`kernel [W, C_in, C_out]`, `bias`) and their names are
 Keras' own, so weights, checkpoints and converted models are unchanged.
@@ -20,14 +28,34 @@ import tf_keras as keras
 IMPLEMENTATIONS = ('auto', 'conv', 'matmul')
 
 
-def resolve_implementation(implementation: str, compute_dtype) -> str:
-  """'conv' or 'matmul' for `implementation` at `compute_dtype`."""
+def validate_implementation(implementation: str) -> None:
   if implementation not in IMPLEMENTATIONS:
     raise ValueError(f'conv implementation must be one of {IMPLEMENTATIONS}, '
                      f'got {implementation!r}.')
+
+
+def forward_form(implementation: str, compute_dtype, width: int) -> str:
+  """'conv' or 'matmul': how the forward pass of a width-`width`
+  convolution computes at `compute_dtype` under `implementation`."""
+  validate_implementation(implementation)
   if implementation != 'auto':
     return implementation
-  return 'conv' if tf.as_dtype(compute_dtype).size < 4 else 'matmul'
+  direct = tf.as_dtype(compute_dtype).size < 4 and width > 1
+  return 'conv' if direct else 'matmul'
+
+
+def _rows(inputs, before: int, after: int):
+  """`inputs [B, L, C]` padded on each side of L and laid end to end: the
+  rows `[B * (L + before + after), C]` and the stride between sequences.
+
+  Row slices of a 2D tensor that start at a multiple of 64 bytes are views,
+  not copies (TensorFlow's dim-0 slice), so the W shifted views of a
+  convolution cost no memory here, where slices along L of `[B, L, C]`
+  would each copy the whole activation.
+  """
+  padded = tf.pad(inputs, [[0, 0], [before, after], [0, 0]])
+  return (tf.reshape(padded, [-1, inputs.shape[-1]]),
+          tf.shape(padded)[1])
 
 
 def _shifted_products(inputs, kernel, before: int, after: int):
@@ -35,52 +63,85 @@ def _shifted_products(inputs, kernel, before: int, after: int):
   width = kernel.shape[0]
   if width == 1:
     return tf.tensordot(inputs, kernel[0], axes=1)
-  length = tf.shape(inputs)[1]
-  padded = tf.pad(inputs, [[0, 0], [before, after], [0, 0]])
+  batch, length = tf.shape(inputs)[0], tf.shape(inputs)[1]
+  rows, stride = _rows(inputs, before, after)
+  # Output row j = b * stride + l is position l of sequence b; the W - 1
+  # rows between sequences mix two sequences and are dropped.
+  count = batch * stride - (width - 1)
   outputs = None
   for tap in range(width):
-    product = tf.tensordot(padded[:, tap:tap + length], kernel[tap], axes=1)
+    product = tf.matmul(rows[tap:tap + count], kernel[tap])
     outputs = product if outputs is None else outputs + product
-  return outputs
+  channels_out = kernel.shape[-1]
+
+  def one_sequence():  # The first L rows: a view.
+    return tf.reshape(outputs[:length], [1, length, channels_out])
+
+  def sequences():
+    padded = tf.pad(outputs, [[0, width - 1], [0, 0]])
+    return tf.reshape(padded, [batch, stride, channels_out])[:, :length]
+
+  result = tf.cond(tf.equal(batch, 1), one_sequence, sequences)
+  result.set_shape(inputs.shape[:-1].concatenate([channels_out]))
+  return result
 
 
-@tf.custom_gradient
-def shifted_matmul_conv1d(inputs: tf.Tensor, kernel: tf.Tensor):
-  """SAME-padded stride-1 convolution of `[B, L, C_in]` with `[W, C_in,
-  C_out]` as W matrix products of shifted views; `[B, L, C_out]`.
+def _product_gradients(inputs, kernel, upstream):
+  """(d inputs, d kernel) of a SAME convolution, as matrix products.
 
-  The gradients are matrix products too, written out: left to autodiff,
-  each shifted view's gradient is a zero tensor of the padded input's size
-  with the view's gradient scattered into it (`StridedSliceGrad`), W of
-  them per convolution, which took a third of a training pass's op time on a
-  192-channel model (`bench/profile.py`).
+  Left to autodiff, each shifted view's gradient would be a zero tensor of
+  the padded input's size with the view's gradient scattered into it
+  (`StridedSliceGrad`), W of them per convolution: a third of a training
+  pass's op time on a 192-channel model (`bench/profile.py`).
   """
   width = kernel.shape[0]
-  # TensorFlow's SAME padding: (W - 1) // 2 before, the rest after.
-  before = (width - 1) // 2
-  outputs = _shifted_products(inputs, kernel, before, width - 1 - before)
+  before = (width - 1) // 2  # TensorFlow's SAME: the rest goes after.
+  # d inputs: the transposed convolution, i.e. the same form with the taps
+  # reversed and transposed and the padding mirrored.
+  flipped = tf.transpose(tf.reverse(kernel, [0]), [0, 2, 1])
+  d_inputs = _shifted_products(upstream, flipped, width - 1 - before, before)
+  # d kernel[i] = sum over positions of view_i(inputs)^T upstream: on the
+  # rows of the padded inputs, against the upstream on the same row grid
+  # (zeros where the rows between sequences are).
+  if width == 1:
+    rows_in = tf.reshape(inputs, [-1, inputs.shape[-1]])
+    rows_up = tf.reshape(upstream, [-1, upstream.shape[-1]])
+    return d_inputs, tf.matmul(rows_in, rows_up, transpose_a=True)[None]
+  rows_in, stride = _rows(inputs, before, width - 1 - before)
+  rows_up, _ = _rows(upstream, 0, width - 1)
+  count = tf.shape(rows_in)[0] - (width - 1)
+  d_kernel = tf.stack([
+      tf.matmul(rows_in[tap:tap + count], rows_up[:count], transpose_a=True)
+      for tap in range(width)])
+  return d_inputs, d_kernel
 
-  def gradient(upstream):
-    # inputs: the transposed convolution, i.e. the same form with the taps
-    # reversed and transposed and the padding mirrored.
-    flipped = tf.transpose(tf.reverse(kernel, [0]), [0, 2, 1])
-    d_inputs = _shifted_products(upstream, flipped, width - 1 - before,
-                                 before)
-    # kernel[i]: the shifted view of the inputs against the upstream.
-    channels_in = tf.shape(inputs)[-1]
-    upstream_2d = tf.reshape(upstream, [-1, tf.shape(upstream)[-1]])
-    if width == 1:
-      views = [inputs]
+
+def conv1d(inputs: tf.Tensor, kernel: tf.Tensor,
+           forward: str = 'matmul') -> tf.Tensor:
+  """SAME-padded stride-1 convolution of `[B, L, C_in]` with `[W, C_in,
+  C_out]`: `[B, L, C_out]`. The forward pass is `tf.nn.conv1d` if
+  `forward == 'conv'`, else W matrix products of shifted views; the
+  gradients are matrix products either way."""
+
+  @tf.custom_gradient
+  def convolution(inputs, kernel):
+    if forward == 'conv':
+      outputs = tf.nn.conv1d(inputs, kernel, 1, 'SAME')
     else:
-      length = tf.shape(inputs)[1]
-      padded = tf.pad(inputs, [[0, 0], [before, width - 1 - before], [0, 0]])
-      views = [padded[:, tap:tap + length] for tap in range(width)]
-    d_kernel = tf.stack([
-        tf.matmul(tf.reshape(view, [-1, channels_in]), upstream_2d,
-                  transpose_a=True) for view in views])
-    return d_inputs, d_kernel
+      width = kernel.shape[0]
+      outputs = _shifted_products(inputs, kernel, (width - 1) // 2,
+                                  width // 2)
 
-  return outputs, gradient
+    def gradient(upstream):
+      return _product_gradients(inputs, kernel, upstream)
+    return outputs, gradient
+
+  return convolution(inputs, kernel)
+
+
+def shifted_matmul_conv1d(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
+  """`conv1d` with both passes as matrix products."""
+  return conv1d(inputs, kernel, 'matmul')
 
 
 @keras.saving.register_keras_serializable(package='enformer_tf')
@@ -90,9 +151,10 @@ class Conv1D(keras.layers.Conv1D):
   Args:
     filters: output channels.
     kernel_size: the width W.
-    implementation: `'conv'` (TensorFlow's convolution), `'matmul'` (W
-      matrix products of shifted views) or `'auto'`: matmul for float32 and
-      float64 compute, conv for 16-bit (see the module docstring).
+    implementation: `'conv'` (TensorFlow's convolution and its gradients),
+      `'matmul'` (matrix products of shifted views, both passes) or
+      `'auto'`: matrix products except the bfloat16 forward pass at W > 1
+      (see the module docstring).
     **kwargs: Keras' `Conv1D` arguments (stride 1, no dilation, no groups).
   """
 
@@ -100,7 +162,7 @@ class Conv1D(keras.layers.Conv1D):
                implementation: str = 'auto', **kwargs):
     kwargs.setdefault('padding', 'same')
     super().__init__(filters, kernel_size, **kwargs)
-    resolve_implementation(implementation, 'float32')  # Validates.
+    validate_implementation(implementation)
     if (self.padding != 'same' or self.strides != (1,)
         or self.dilation_rate != (1,) or self.groups != 1):
       raise ValueError(
@@ -110,11 +172,12 @@ class Conv1D(keras.layers.Conv1D):
     self.implementation = implementation
 
   def call(self, inputs):
-    if resolve_implementation(self.implementation,
-                              self.compute_dtype) == 'conv':
+    if self.implementation == 'conv':
       return super().call(inputs)
     # A tensor, not the variable: tf.custom_gradient takes tensors.
-    outputs = shifted_matmul_conv1d(inputs, tf.convert_to_tensor(self.kernel))
+    kernel = tf.convert_to_tensor(self.kernel)
+    outputs = conv1d(inputs, kernel, forward_form(
+        self.implementation, self.compute_dtype, self.kernel_size[0]))
     if self.use_bias:
       outputs = tf.nn.bias_add(outputs, self.bias)
     if self.activation is not None:

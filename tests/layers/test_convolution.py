@@ -5,18 +5,19 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers import Conv1D
-from enformer_tf.layers.convolution import (resolve_implementation,
-                                            shifted_matmul_conv1d)
+from enformer_tf.layers.convolution import conv1d, forward_form
 
 
+@pytest.mark.parametrize('forward', ['matmul', 'conv'])
 @pytest.mark.parametrize('width', [1, 2, 4, 5, 15])
-def test_shifted_matmuls_equal_tf_convolution_and_its_gradients(width):
+def test_product_passes_equal_tf_convolution_and_its_gradients(width,
+                                                               forward):
   rng = np.random.default_rng(width)
   x = tf.constant(rng.normal(size=(2, 37, 6)), tf.float64)
   kernel = tf.constant(rng.normal(size=(width, 6, 3)), tf.float64)
   with tf.GradientTape(persistent=True) as tape:
     tape.watch([x, kernel])
-    ours = shifted_matmul_conv1d(x, kernel)
+    ours = conv1d(x, kernel, forward)
     theirs = tf.nn.conv1d(x, kernel, 1, 'SAME')
     weights = tf.constant(rng.normal(size=(2, 37, 3)), tf.float64)
     loss_ours = tf.reduce_sum(ours * weights)
@@ -39,9 +40,12 @@ def test_layer_forms_share_weights_and_agree(dtype, tolerance):
     layer.set_weights(layers['conv'].get_weights())
   outputs = {form: tf.cast(layer(x), tf.float32).numpy()
              for form, layer in layers.items()}
-  # 'auto' is the matrix products in float32 and the convolution in bfloat16.
-  auto_form = 'matmul' if dtype == 'float32' else 'conv'
-  np.testing.assert_array_equal(outputs['auto'], outputs[auto_form])
+  # 'auto' is the matrix products in float32 and, forward, the convolution
+  # in bfloat16.
+  if dtype == 'float32':
+    np.testing.assert_array_equal(outputs['auto'], outputs['matmul'])
+  else:
+    np.testing.assert_array_equal(outputs['auto'], outputs['conv'])
   if dtype == 'float32':
     np.testing.assert_allclose(outputs['matmul'], outputs['conv'],
                                atol=tolerance)
@@ -58,11 +62,13 @@ def test_weight_names_are_keras_conv1d_names():
   assert [v.name for v in ours.weights] == [v.name for v in theirs.weights]
 
 
-def test_resolve_and_bad_arguments():
-  assert resolve_implementation('auto', tf.float32) == 'matmul'
-  assert resolve_implementation('auto', tf.float64) == 'matmul'
-  assert resolve_implementation('auto', tf.bfloat16) == 'conv'
-  assert resolve_implementation('conv', tf.float32) == 'conv'
+def test_forward_forms_and_bad_arguments():
+  assert forward_form('auto', tf.float32, 5) == 'matmul'
+  assert forward_form('auto', tf.float64, 5) == 'matmul'
+  assert forward_form('auto', tf.bfloat16, 5) == 'conv'
+  assert forward_form('auto', tf.bfloat16, 1) == 'matmul'
+  assert forward_form('conv', tf.float32, 5) == 'conv'
+  assert forward_form('matmul', tf.bfloat16, 5) == 'matmul'
   with pytest.raises(ValueError, match="'auto', 'conv', 'matmul'.*'fft'"):
     Conv1D(3, 5, implementation='fft')
   with pytest.raises(ValueError, match='SAME padding, stride 1'):
