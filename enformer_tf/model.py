@@ -85,12 +85,13 @@ class Enformer(keras.Model):
       and recompute their activations there (`layers.recompute_grad`): less
       memory for about one more forward pass. Inference is unchanged.
     conv_implementation: how the conv blocks' convolutions are computed
-      (`layers.convolution`): `'auto'` (matrix products of shifted views,
-      forward and backward, where oneDNN's convolution ran at a half to a
-      quarter of the `tf.matmul` rate; TensorFlow's convolution only for
-      the bfloat16 forward pass at width 5, where it is faster), `'conv'`
-      (TensorFlow's throughout) or `'matmul'`. The same weights; outputs
-      equal to rounding.
+      (`layers.convolution`): `'auto'` (from 512 channels, matrix products
+      of shifted views for both passes, where oneDNN's float32 convolution
+      ran at a half (forward) to a quarter (backward) of the `tf.matmul`
+      rate, keeping oneDNN's AMX convolution for the bfloat16 forward pass
+      at width 5; narrower convolutions are TensorFlow's), `'conv'`
+      (TensorFlow's throughout) or `'matmul'` (products throughout). The
+      same weights; outputs equal to rounding.
     inference_chunk_length: in inference, inputs longer than this many bp run
       the stem and the first two conv-tower blocks in chunks of this length
       (with a halo covering their receptive field; `chunked_inference`):

@@ -14,10 +14,14 @@ fraction of the 4096^3 `tf.matmul` rate of the same dtype):
 | matrix products | 0.82 | 0.84 | 0.89 | 0.88 |
 
 (width 1: forward 0.73 / 0.82 in float32, 0.83 / 0.91 in bfloat16; backward
-in bfloat16 0.19 / 0.70.) So `'auto'` runs every backward pass as matrix
-products, and the forward pass too except bfloat16 at width > 1, where
-oneDNN's AMX convolution beats its own matrix products. `'conv'` is
-TensorFlow's convolution throughout, `'matmul'` the products throughout.
+in bfloat16 0.19 / 0.70.) So under `'auto'` a convolution of 512 channels or
+more (every conv block of the default model) computes its kernel gradient
+as matrix products, and its forward pass and input gradient too, except in
+bfloat16 at width > 1, where oneDNN's AMX convolution is the faster; a
+narrower one (test and small CPU models, where oneDNN's float32 convolution
+is fast and the products only add graph to trace) is left to TensorFlow.
+`'conv'` is TensorFlow's convolution throughout, `'matmul'` the products
+throughout.
 
 The variables (`kernel [W, C_in, C_out]`, `bias`) and their names are
 Keras' own, so weights, checkpoints and converted models are unchanged.
@@ -34,12 +38,33 @@ def validate_implementation(implementation: str) -> None:
                      f'got {implementation!r}.')
 
 
+# Under 'auto', convolutions with fewer input and output channels than this
+# are left to TensorFlow (forward and gradients): `bench/kernels.py` measured
+# oneDNN's float32 forward convolution at 0.81-0.98 of the matmul rate for
+# 96-384 channels (0.45 at 768), and a 96-channel model's training pass took
+# the same time either way (`bench/profile.py`), while the products' graph
+# is larger to trace (tiny models: 1.75 against 1.36 s).
+PRODUCTS_FROM_CHANNELS = 512
+
+
+def uses_products(implementation: str, channels_in: int,
+                  channels_out: int) -> bool:
+  """Whether a convolution runs through `conv1d` (products, at least for its
+  kernel gradient) rather than TensorFlow's convolution and gradients."""
+  validate_implementation(implementation)
+  if implementation != 'auto':
+    return implementation == 'matmul'
+  return max(channels_in, channels_out) >= PRODUCTS_FROM_CHANNELS
+
+
 def forward_form(implementation: str, compute_dtype, width: int) -> str:
-  """'conv' or 'matmul': how the forward pass of a width-`width`
-  convolution computes at `compute_dtype` under `implementation`."""
+  """'conv' or 'matmul': how a forward convolution in `conv1d` computes
+  (the layer's forward pass, and its input gradient, which is a forward
+  convolution of the upstream with the taps reversed)."""
   validate_implementation(implementation)
   if implementation != 'auto':
     return implementation
+  # AMX: oneDNN's bfloat16 convolution beats its matrix products at width 5.
   direct = tf.as_dtype(compute_dtype).size < 4 and width > 1
   return 'conv' if direct else 'matmul'
 
@@ -86,62 +111,74 @@ def _shifted_products(inputs, kernel, before: int, after: int):
   return result
 
 
-def _product_gradients(inputs, kernel, upstream):
-  """(d inputs, d kernel) of a SAME convolution, as matrix products.
-
-  Left to autodiff, each shifted view's gradient would be a zero tensor of
-  the padded input's size with the view's gradient scattered into it
-  (`StridedSliceGrad`), W of them per convolution: a third of a training
-  pass's op time on a 192-channel model (`bench/profile.py`).
-  """
+def _forward_convolution(inputs, kernel, before: int, after: int,
+                         form: str):
+  """pad(inputs, before, after) convolved (VALID) with `kernel`, as `form`."""
+  if form == 'matmul':
+    return _shifted_products(inputs, kernel, before, after)
   width = kernel.shape[0]
-  before = (width - 1) // 2  # TensorFlow's SAME: the rest goes after.
-  # d inputs: the transposed convolution, i.e. the same form with the taps
-  # reversed and transposed and the padding mirrored.
-  flipped = tf.transpose(tf.reverse(kernel, [0]), [0, 2, 1])
-  d_inputs = _shifted_products(upstream, flipped, width - 1 - before, before)
-  # d kernel[i] = sum over positions of view_i(inputs)^T upstream: on the
-  # rows of the padded inputs, against the upstream on the same row grid
-  # (zeros where the rows between sequences are).
+  if (before, after) == ((width - 1) // 2, width // 2):
+    return tf.nn.conv1d(inputs, kernel, 1, 'SAME')
+  padded = tf.pad(inputs, [[0, 0], [before, after], [0, 0]])
+  return tf.nn.conv1d(padded, kernel, 1, 'VALID')
+
+
+def _kernel_gradient(inputs, upstream, width: int):
+  """d kernel `[W, C_in, C_out]` of a SAME convolution, as matrix products.
+
+  d kernel[i] is the i-th shifted view of the inputs against the upstream
+  (oneDNN's `Conv2DBackpropFilter` ran at 0.24-0.41 of the matmul rate, and
+  was 40 % of a full-size training pass): on the rows of the padded
+  inputs, against the upstream on the same row grid (zeros where the rows
+  between sequences are).
+  """
   if width == 1:
     rows_in = tf.reshape(inputs, [-1, inputs.shape[-1]])
     rows_up = tf.reshape(upstream, [-1, upstream.shape[-1]])
-    return d_inputs, tf.matmul(rows_in, rows_up, transpose_a=True)[None]
-  rows_in, stride = _rows(inputs, before, width - 1 - before)
+    return tf.matmul(rows_in, rows_up, transpose_a=True)[None]
+  before = (width - 1) // 2
+  rows_in, _ = _rows(inputs, before, width - 1 - before)
   rows_up, _ = _rows(upstream, 0, width - 1)
   count = tf.shape(rows_in)[0] - (width - 1)
-  d_kernel = tf.stack([
+  return tf.stack([
       tf.matmul(rows_in[tap:tap + count], rows_up[:count], transpose_a=True)
       for tap in range(width)])
-  return d_inputs, d_kernel
 
 
-def conv1d(inputs: tf.Tensor, kernel: tf.Tensor,
-           forward: str = 'matmul') -> tf.Tensor:
+def conv1d(inputs: tf.Tensor, kernel: tf.Tensor, forward: str = 'matmul',
+           backward_input: str = 'matmul') -> tf.Tensor:
   """SAME-padded stride-1 convolution of `[B, L, C_in]` with `[W, C_in,
-  C_out]`: `[B, L, C_out]`. The forward pass is `tf.nn.conv1d` if
-  `forward == 'conv'`, else W matrix products of shifted views; the
-  gradients are matrix products either way."""
+  C_out]`: `[B, L, C_out]`.
+
+  `forward` ('conv': `tf.nn.conv1d`; 'matmul': W matrix products of shifted
+  views) computes the outputs, `backward_input` the input gradient (the
+  transposed convolution: the same form with the taps reversed and
+  transposed and the padding mirrored); the kernel gradient is always
+  matrix products. Left to autodiff, the products form's input gradient
+  would scatter each view's gradient into a zero tensor of the padded
+  input's size (`StridedSliceGrad`): a third of a 192-channel training pass.
+  """
 
   @tf.custom_gradient
   def convolution(inputs, kernel):
-    if forward == 'conv':
-      outputs = tf.nn.conv1d(inputs, kernel, 1, 'SAME')
-    else:
-      width = kernel.shape[0]
-      outputs = _shifted_products(inputs, kernel, (width - 1) // 2,
-                                  width // 2)
+    width = kernel.shape[0]
+    before = (width - 1) // 2  # TensorFlow's SAME: the rest goes after.
+    outputs = _forward_convolution(inputs, kernel, before, width - 1 - before,
+                                   forward)
 
     def gradient(upstream):
-      return _product_gradients(inputs, kernel, upstream)
+      flipped = tf.transpose(tf.reverse(kernel, [0]), [0, 2, 1])
+      d_inputs = _forward_convolution(upstream, flipped, width - 1 - before,
+                                      before, backward_input)
+      return d_inputs, _kernel_gradient(inputs, upstream, width)
     return outputs, gradient
 
   return convolution(inputs, kernel)
 
 
 def shifted_matmul_conv1d(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-  """`conv1d` with both passes as matrix products."""
-  return conv1d(inputs, kernel, 'matmul')
+  """`conv1d` with every pass as matrix products."""
+  return conv1d(inputs, kernel, 'matmul', 'matmul')
 
 
 @keras.saving.register_keras_serializable(package='enformer_tf')
@@ -152,9 +189,8 @@ class Conv1D(keras.layers.Conv1D):
     filters: output channels.
     kernel_size: the width W.
     implementation: `'conv'` (TensorFlow's convolution and its gradients),
-      `'matmul'` (matrix products of shifted views, both passes) or
-      `'auto'`: matrix products except the bfloat16 forward pass at W > 1
-      (see the module docstring).
+      `'matmul'` (matrix products of shifted views, every pass) or `'auto'`
+      (by width, channels and dtype: see the module docstring).
     **kwargs: Keras' `Conv1D` arguments (stride 1, no dilation, no groups).
   """
 
@@ -172,12 +208,12 @@ class Conv1D(keras.layers.Conv1D):
     self.implementation = implementation
 
   def call(self, inputs):
-    if self.implementation == 'conv':
+    width, channels_in, channels_out = self.kernel.shape
+    if not uses_products(self.implementation, channels_in, channels_out):
       return super().call(inputs)
+    form = forward_form(self.implementation, self.compute_dtype, width)
     # A tensor, not the variable: tf.custom_gradient takes tensors.
-    kernel = tf.convert_to_tensor(self.kernel)
-    outputs = conv1d(inputs, kernel, forward_form(
-        self.implementation, self.compute_dtype, self.kernel_size[0]))
+    outputs = conv1d(inputs, tf.convert_to_tensor(self.kernel), form, form)
     if self.use_bias:
       outputs = tf.nn.bias_add(outputs, self.bias)
     if self.activation is not None:

@@ -81,7 +81,8 @@ class Evaluator:
     self.model = model
     self.strategy = strategy or tf.distribute.get_strategy()
     self._metrics: Dict[str, metrics_lib.PearsonR] = {}
-    self._step_fn = tf.function(self._step, reduce_retracing=True)
+    self._step_fn = tf.function(self._step, reduce_retracing=True,
+                                autograph=False)
 
   def _metric(self, head: str, num_tracks: int) -> metrics_lib.PearsonR:
     if head in self._metrics and self._metrics[head].num_tracks != num_tracks:

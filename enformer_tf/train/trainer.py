@@ -250,7 +250,7 @@ class Trainer:
         self.checkpoint, self._write_dir, max_to_keep=max_checkpoints,
         step_counter=self.step, checkpoint_name='ckpt')
     self.evaluator = evaluate_lib.Evaluator(self.model, self.strategy)
-    self._train_step_fn = tf.function(step_lib.TrainStep(
+    self._train_step_fn = tf.function(autograph=False, func=step_lib.TrainStep(
         self.model, self.optimizer, self.strategy, self.heads,
         self.batch_size, self.learning_rate, self.step).__call__)
     if self.is_chief:

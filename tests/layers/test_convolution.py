@@ -5,21 +5,24 @@ import tensorflow as tf
 import tf_keras as keras
 
 from enformer_tf.layers import Conv1D
-from enformer_tf.layers.convolution import conv1d, forward_form
+from enformer_tf.layers.convolution import (conv1d, forward_form,
+                                            uses_products)
 
 
-@pytest.mark.parametrize('forward', ['matmul', 'conv'])
+@pytest.mark.parametrize('batch', [1, 3])  # One sequence: views only.
+@pytest.mark.parametrize('forms', [('matmul', 'matmul'), ('conv', 'conv'),
+                                   ('conv', 'matmul'), ('matmul', 'conv')])
 @pytest.mark.parametrize('width', [1, 2, 4, 5, 15])
 def test_product_passes_equal_tf_convolution_and_its_gradients(width,
-                                                               forward):
+                                                               forms, batch):
   rng = np.random.default_rng(width)
-  x = tf.constant(rng.normal(size=(2, 37, 6)), tf.float64)
+  x = tf.constant(rng.normal(size=(batch, 37, 6)), tf.float64)
   kernel = tf.constant(rng.normal(size=(width, 6, 3)), tf.float64)
   with tf.GradientTape(persistent=True) as tape:
     tape.watch([x, kernel])
-    ours = conv1d(x, kernel, forward)
+    ours = conv1d(x, kernel, *forms)
     theirs = tf.nn.conv1d(x, kernel, 1, 'SAME')
-    weights = tf.constant(rng.normal(size=(2, 37, 3)), tf.float64)
+    weights = tf.constant(rng.normal(size=(batch, 37, 3)), tf.float64)
     loss_ours = tf.reduce_sum(ours * weights)
     loss_theirs = tf.reduce_sum(theirs * weights)
   np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
@@ -40,12 +43,8 @@ def test_layer_forms_share_weights_and_agree(dtype, tolerance):
     layer.set_weights(layers['conv'].get_weights())
   outputs = {form: tf.cast(layer(x), tf.float32).numpy()
              for form, layer in layers.items()}
-  # 'auto' is the matrix products in float32 and, forward, the convolution
-  # in bfloat16.
-  if dtype == 'float32':
-    np.testing.assert_array_equal(outputs['auto'], outputs['matmul'])
-  else:
-    np.testing.assert_array_equal(outputs['auto'], outputs['conv'])
+  # 'auto' on 8 channels: TensorFlow's convolution, in both dtypes.
+  np.testing.assert_array_equal(outputs['auto'], outputs['conv'])
   if dtype == 'float32':
     np.testing.assert_allclose(outputs['matmul'], outputs['conv'],
                                atol=tolerance)
@@ -62,7 +61,10 @@ def test_weight_names_are_keras_conv1d_names():
   assert [v.name for v in ours.weights] == [v.name for v in theirs.weights]
 
 
-def test_forward_forms_and_bad_arguments():
+def test_forms_and_bad_arguments():
+  assert uses_products('auto', 768, 768) and uses_products('auto', 384, 512)
+  assert not uses_products('auto', 384, 384)
+  assert uses_products('matmul', 8, 8) and not uses_products('conv', 768, 768)
   assert forward_form('auto', tf.float32, 5) == 'matmul'
   assert forward_form('auto', tf.float64, 5) == 'matmul'
   assert forward_form('auto', tf.bfloat16, 5) == 'conv'
