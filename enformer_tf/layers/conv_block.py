@@ -33,7 +33,7 @@ class ConvBlock(keras.layers.Layer):
       `1/sqrt(fan_in)`.
     conv_implementation: how the convolution is computed
       (`layers.convolution.Conv1D`): `'auto'`, `'conv'` or `'matmul'`; the
-      same weights and outputs either way.
+      same weights either way, outputs equal to rounding.
 
   Call args:
     inputs: `[B, L, C_in]`.
