@@ -6,7 +6,7 @@ length, where the rate no longer depends on rows), in float32 and bfloat16,
 forward and forward + backward (input and kernel gradients):
 
 - `conv`: TensorFlow's `tf.nn.conv1d` (oneDNN's convolution);
-- `matmul`: the package's `layers.convolution.shifted_matmul_conv1d`, W
+- `matmul`: the package's `layers.convolution.conv1d` with every pass as W
   matrix products of shifted views (what `Conv1D(implementation='matmul')`
   runs);
 - `conv_xla`: `tf.nn.conv1d` under `tf.function(jit_compile=True)`.
@@ -31,13 +31,17 @@ import tensorflow as tf  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 
-from enformer_tf.layers.convolution import shifted_matmul_conv1d  # noqa: E402,E501
+from enformer_tf.layers.convolution import conv1d  # noqa: E402
 
 FORMS = ('conv', 'matmul', 'conv_xla')
 
 
 def _conv(x, kernel):
   return tf.nn.conv1d(x, kernel, 1, 'SAME')
+
+
+def _products(x, kernel):
+  return conv1d(x, kernel, 'matmul', 'matmul')
 
 
 def _passes(fn, kernel):
@@ -55,7 +59,7 @@ def _passes(fn, kernel):
 
 def _functions(kernel):
   """form -> (forward fn, forward + backward fn) for `kernel`."""
-  plain = {'conv': _conv, 'matmul': shifted_matmul_conv1d, 'conv_xla': _conv}
+  plain = {'conv': _conv, 'matmul': _products, 'conv_xla': _conv}
   functions = {}
   for form, fn in plain.items():
     forward, backward = _passes(fn, kernel)

@@ -176,11 +176,6 @@ def conv1d(inputs: tf.Tensor, kernel: tf.Tensor, forward: str = 'matmul',
   return convolution(inputs, kernel)
 
 
-def shifted_matmul_conv1d(inputs: tf.Tensor, kernel: tf.Tensor) -> tf.Tensor:
-  """`conv1d` with every pass as matrix products."""
-  return conv1d(inputs, kernel, 'matmul', 'matmul')
-
-
 @keras.saving.register_keras_serializable(package='enformer_tf')
 class Conv1D(keras.layers.Conv1D):
   """Keras' `Conv1D` with SAME padding, computed as `implementation` says.
