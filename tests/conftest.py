@@ -58,6 +58,22 @@ def trained_synthetic(tmp_path_factory):
 
 
 @pytest.fixture(scope='session')
+def smoke_training(tmp_path_factory):
+  """`enformer-train` on the smoke experiment, run once in a subprocess
+  (`smoke_run.SmokeTraining`); shared by the workers like
+  `trained_synthetic`. Copy `model_dir` before changing it."""
+  import smoke_run
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    base = base.parent
+  work_dir = str(base / 'smoke_training')
+  os.makedirs(work_dir, exist_ok=True)
+  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return smoke_run.run(work_dir)
+
+
+@pytest.fixture(scope='session')
 def long_range(tmp_path_factory):
   """The committed model that learnt the distal rule, with its genome
   (`long_range_model.LongRange`; the genome is regenerated, ~7 s)."""

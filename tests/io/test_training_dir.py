@@ -5,8 +5,6 @@ operative config; `model_from_checkpoint` builds it and restores the weights.
 """
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,9 +14,6 @@ from training_dirs import (OPERATIVE_CONFIG, random_one_hot, tiny_model,
                            write_training_dir)
 from enformer_tf.io import enformer_kwargs_from_gin, model_from_checkpoint
 from enformer_tf.io.training_dir import write_model_config
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -64,17 +59,11 @@ def test_model_from_checkpoint_restores_the_trained_weights(model,
   assert model_from_checkpoint(prefix).channels == 48
 
 
-@pytest.mark.slow
-def test_model_from_a_real_training_run(tmp_path):
-  """What `enformer-train` writes (the smoke experiment: 2 steps)."""
-  pytest.importorskip('enformer_tf.cli.train')
-  run_dir = tmp_path / 'run'
-  result = subprocess.run(
-      [sys.executable, '-m', 'enformer_tf.cli.train', '--gin_file',
-       'experiments/smoke.gin', '--model_dir', str(run_dir)],
-      capture_output=True, text=True, cwd=REPO, timeout=600,
-      env=dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL='2'))
-  assert result.returncode == 0, result.stderr[-2000:]
+def test_model_from_a_real_training_run(smoke_training):
+  """What `enformer-train` writes (the smoke experiment: 2 steps; run once
+  for the session, tests/smoke_run.py)."""
+  assert smoke_training.returncode == 0, smoke_training.stderr[-2000:]
+  run_dir = smoke_training.model_dir
   model = model_from_checkpoint(str(run_dir))
   reader = tf.train.load_checkpoint(str(run_dir))
   for head in model.heads:

@@ -1433,8 +1433,7 @@ def test_cli_bad_input(world, tmp_path, capfd, loaded_once, prog, row):
 
 @pytest.mark.parametrize('prog', [
     'enformer-make-data', 'enformer-synthetic', 'enformer-predict',
-    pytest.param('enformer-export', marks=pytest.mark.slow),
-    pytest.param('enformer-train', marks=pytest.mark.slow)])
+    pytest.param('enformer-export', marks=pytest.mark.slow)])
 def test_base_command_works(world, tmp_path, capsys, loaded_once, prog):
   """The command every row changes works: the rows fail for their input."""
   cli = CLIS[prog]
@@ -1442,6 +1441,17 @@ def test_base_command_works(world, tmp_path, capsys, loaded_once, prog):
   assert run_main(cli.main(), flags(cli.base(world, str(out)))) == 0, (
       capsys.readouterr().err)
   assert out.is_dir() and os.listdir(out)
+
+
+def test_base_command_works_for_enformer_train(world, smoke_training):
+  """enformer-train's base command is the session's smoke training
+  (tests/smoke_run.py: the same flags, in a fresh process), which works."""
+  import smoke_run  # pylint: disable=g-import-not-at-top
+  cli = CLIS['enformer-train']
+  assert [cli.module, *flags(cli.base(world, smoke_training.model_dir))] == [
+      *smoke_run.COMMAND, '--model_dir', smoke_training.model_dir]
+  assert smoke_training.returncode == 0, smoke_training.stderr[-2000:]
+  assert os.listdir(smoke_training.model_dir)
 
 
 def test_score_variants_and_contrib_base_commands_work(

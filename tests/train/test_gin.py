@@ -1,5 +1,6 @@
 """gin files parse strictly; the CLI reports errors in one line and trains."""
 import os
+import shutil
 from pathlib import Path
 
 import gin
@@ -211,22 +212,22 @@ def test_cli_requires_a_gin_file(capsys):
 
 
 @pytest.mark.slow
-def test_cli_trains_the_smoke_experiment(tmp_path, capsys):
+def test_cli_trains_the_smoke_experiment(smoke_training, tmp_path):
+  # `enformer-train --gin_file experiments/smoke.gin` in a fresh process,
+  # run once for the session (tests/smoke_run.py).
+  assert smoke_training.returncode == 0, smoke_training.stderr[-2000:]
+  out = smoke_training.stdout
+  assert 'Trained to step 2' in out and 'human: mean Pearson R' in out
   model_dir = tmp_path / 'smoke'
-  assert train_cli.main(['--gin_file', 'experiments/smoke.gin',
-                   '--gin_param', 'train.num_steps = 1',
-                   '--model_dir', str(model_dir)]) == 0
-  out = capsys.readouterr().out
-  assert 'Trained to step 1' in out and 'human: mean Pearson R' in out
+  shutil.copytree(smoke_training.model_dir, model_dir)
   operative = (model_dir / 'operative_config.gin').read_text()
   assert 'Enformer.channels = 48' in operative
-  assert 'train.num_steps = 1' in operative
+  assert 'train.num_steps = 2' in operative
   assert 'Trainer.batch_size = 2' in operative
-  assert (model_dir / 'ckpt-1.index').exists()
+  assert (model_dir / 'ckpt-2.index').exists()
   assert (model_dir / 'eval' / 'summary.tsv').exists()
   # Running again resumes: nothing left to train, the step stays.
-  trainer = config.train_from_gin(['experiments/smoke.gin'],
-                                  ['train.num_steps = 1'],
+  trainer = config.train_from_gin(['experiments/smoke.gin'], [],
                                   model_dir=str(model_dir))
-  assert int(trainer.step.numpy()) == 1
-  assert os.path.exists(model_dir / 'ckpt-1.index')
+  assert int(trainer.step.numpy()) == 2
+  assert not (model_dir / 'ckpt-3.index').exists()
