@@ -34,12 +34,21 @@ def random_dna(batch, length, seed=0):
   return np.eye(4, dtype='float32')[rng.randint(0, 4, (batch, length))]
 
 
+@tf.autograph.experimental.do_not_convert
+def _built_in_a_graph():
+  """The default Enformer, built in the current graph without autograph:
+  the layers' Python code runs once and declares every variable (autograph
+  converting each layer's `call` first took half of the 8 s)."""
+  model = Enformer()
+  model.build((None, enformer_tf.SEQUENCE_LENGTH, 4))
+  return model
+
+
 def test_default_model_has_published_parameter_count():
   # Built in a graph, the 251 M variables are declared but never filled:
   # the same shapes in half the time of building them eagerly.
   with tf.Graph().as_default():
-    model = Enformer()
-    model.build((None, enformer_tf.SEQUENCE_LENGTH, 4))
+    model = _built_in_a_graph()
     count = lambda vs: sum(int(np.prod(v.shape)) for v in vs)
     assert count(model.trainable_variables) == 251_221_292
     heads = [v for h in model.head_layers.values()
@@ -96,9 +105,23 @@ def test_forward_matches_numpy_enformer():
                                rtol=2e-4, atol=2e-4)
 
 
+@pytest.fixture(scope='module')
+def uncropped_model():
+  """The tiny model without the target crop, shared by tests that only call
+  it (building it is most of such a test's time)."""
+  return tiny_model(target_length=None)
+
+
+@pytest.fixture(scope='module')
+def unrandomised_model():
+  """The tiny model as built, shared by the tests that only feed it bad
+  inputs."""
+  return tiny_model()
+
+
 @pytest.mark.parametrize('length, bins', [(1024, 8), (2048, 16), (4096, 16)])
-def test_embedding_lengths(length, bins):
-  model = tiny_model(target_length=None)
+def test_embedding_lengths(uncropped_model, length, bins):
+  model = uncropped_model
   assert model.embed(random_dna(1, length)).shape == (1, bins, 96)
 
 
@@ -112,14 +135,14 @@ def test_long_inputs_are_centre_cropped():
 
 
 @pytest.mark.parametrize('length', [1000, 1100, 384])
-def test_invalid_lengths_name_the_valid_ones(length):
-  model = tiny_model()
+def test_invalid_lengths_name_the_valid_ones(unrandomised_model, length):
+  model = unrandomised_model
   with pytest.raises(ValueError, match=r'multiple of 128 bp of at least 512'):
     model(random_dna(1, length))
 
 
-def test_wrong_rank_or_alphabet_size():
-  model = tiny_model()
+def test_wrong_rank_or_alphabet_size(unrandomised_model):
+  model = unrandomised_model
   with pytest.raises(ValueError, match=r'\[batch, length, 4\]'):
     model(np.zeros((1, 2048, 5), 'float32'))
   with pytest.raises(ValueError, match=r'\[batch, length, 4\]'):
@@ -220,7 +243,9 @@ def test_config_round_trip_covers_every_argument():
 
 
 def test_fit_one_step_finite_loss():
-  model = tiny_model()
+  # One transformer block: tracing the training step is most of the time
+  # and grows with every block; a second one of the same class adds no code.
+  model = tiny_model(num_transformer_layers=1)
   x = random_dna(2, 2048)
   y = {'human': np.random.rand(2, 4, 5).astype('float32'),
        'mouse': np.random.rand(2, 4, 3).astype('float32')}
@@ -249,7 +274,9 @@ def test_keras_save_and_load_identical(tmp_path):
 
 @pytest.mark.slow
 def test_savedmodel_save_works(tmp_path):
-  model = tiny_model()
+  # One transformer block, not two: saving traces every layer's `call`, and
+  # a second block of the same class adds tracing, not a new case.
+  model = tiny_model(num_transformer_layers=1)
   randomise_weights(model)
   x = random_dna(1, 2048)
   expected = model(x)['human'].numpy()

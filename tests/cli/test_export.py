@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import exported_models
 from training_dirs import random_one_hot, tiny_model, write_training_dir
 from enformer_tf.cli import export as cli
 from enformer_tf.export import saved_model, warmup
@@ -23,10 +24,9 @@ def model():
 
 
 @pytest.fixture(scope='module')
-def keras_file(model, tmp_path_factory):
-  path = str(tmp_path_factory.mktemp('keras') / 'model.keras')
-  model.save(path)
-  return path
+def keras_file(tmp_path_factory):
+  """`model.keras` of the same tiny model (the run's shared file)."""
+  return exported_models.tiny_keras_file(tmp_path_factory)
 
 
 @pytest.fixture(scope='module')
@@ -62,14 +62,13 @@ def test_parse_tracks():
 # -- The command ---------------------------------------------------------------
 
 
-def test_cli_exports_a_keras_file(model, keras_file, tmp_path, capsys):
-  export_dir = str(tmp_path / 'models')
-  code, out, err = run_main(
-      ['--keras_model', keras_file, '--export_dir', export_dir,
-       '--tracks', 'human=1,3', '--float16', '--no_warmup', '--version', '5'],
-      capsys)
+def test_cli_exports_a_keras_file(model, tmp_path_factory):
+  # `enformer-export --keras_model keras_file --export_dir DIR --tracks
+  # human=4,0 --float16 --no_warmup --version 5 --hub_sequence_length 1536`,
+  # run once for this test, test_export_options.py and test_tf_hub.py.
+  path, code, out, err = exported_models.options_cli_export(tmp_path_factory)
   assert code == 0, err
-  path = os.path.join(export_dir, '5')
+  assert path.endswith(os.path.join('cli_export_options', '5'))
   assert f'Exported {path}' in out
   assert 'human_dna: dna string[-1] -> human float16[-1, 4, 2]' in out
   assert not os.path.exists(os.path.join(path, warmup.WARMUP_FILE))
@@ -79,18 +78,19 @@ def test_cli_exports_a_keras_file(model, keras_file, tmp_path, capsys):
   assert human.dtype == tf.float16
   np.testing.assert_allclose(
       human.numpy().astype(np.float32),
-      model(x, training=False)['human'].numpy()[..., [1, 3]], rtol=1e-3,
+      model(x, training=False)['human'].numpy()[..., [4, 0]], rtol=1e-3,
       atol=1e-3)
 
 
-def test_cli_mixed_bfloat16_flag_exports_a_bfloat16_model(keras_file,
-                                                          tmp_path, capsys):
-  export_dir = str(tmp_path / 'models')
-  code, out, err = run_main(['--keras_model', keras_file, '--export_dir',
-                             export_dir, '--mixed_bfloat16', '--no_warmup'],
-                            capsys)
+def test_cli_mixed_bfloat16_flag_exports_a_bfloat16_model(tmp_path_factory):
+  # `enformer-export --keras_model keras_file --export_dir DIR
+  # --mixed_bfloat16 --no_warmup`, run once for this test and
+  # test_export_options.py (which checks the bfloat16 graph and values).
+  path, code, out, err = exported_models.mixed_bfloat16_cli_export(
+      tmp_path_factory)
   assert code == 0, err
-  with open(os.path.join(export_dir, '1', saved_model.METADATA_FILE)) as f:
+  assert f'Exported {path}' in out
+  with open(os.path.join(path, saved_model.METADATA_FILE)) as f:
     assert json.load(f)['model_config']['mixed_bfloat16'] is True
 
 

@@ -1,9 +1,12 @@
 """Export options and the versioned, atomic write.
 
-Track selection and float16 use a real tiny Enformer; version numbering,
-overwrite and failure handling use a one-variable stand-in module (the write
-logic does not depend on the model, and it keeps these tests fast); the
-SIGKILL test kills a real export in a subprocess.
+Track selection, float16 and mixed bfloat16 use a real tiny Enformer,
+exported once per run by `enformer-export` (`exported_models`: the same
+exports tests/cli/test_export.py checks; the CLI passes the options to
+`export_saved_model`); version numbering, overwrite and failure handling use
+a one-variable stand-in module (the write logic does not depend on the model,
+and it keeps these tests fast); the SIGKILL test kills a real export of a
+smaller Enformer in a subprocess.
 """
 import json
 import os
@@ -17,7 +20,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from random_weights import randomise_weights
+import exported_models
+from reliability import tiny_serving
 from enformer_tf import Enformer
 from enformer_tf.export import (ServingModule, export_saved_model,
                                 next_version, saved_model, versions, warmup)
@@ -31,13 +35,6 @@ TINY = dict(channels=48, num_transformer_layers=1, num_heads=2,
             sequence_length=L, conv_tower_divisible_by=8)
 
 
-def tiny_model(seed=0):
-  model = Enformer(**TINY)
-  model.build((None, L, 4))
-  randomise_weights(model, seed)
-  return model
-
-
 def visible_versions(export_dir):
   return sorted(n for n in os.listdir(export_dir) if not n.startswith('.'))
 
@@ -47,13 +44,18 @@ def visible_versions(export_dir):
 
 @pytest.fixture(scope='module')
 def model():
-  return tiny_model()
+  """The tiny Enformer the shared exports were made of (same weights)."""
+  assert tiny_serving.TINY == TINY
+  return exported_models.tiny_twin()  # Shared; only called.
 
 
-def test_tracks_and_float16(model, tmp_path):
-  path = export_saved_model(model, str(tmp_path), tracks={'human': [4, 0]},
-                            output_dtype='float16', warmup_requests=False)
-  assert path == str(tmp_path / '1')
+def test_tracks_and_float16(model, tmp_path_factory):
+  # export_saved_model(model, DIR, tracks={'human': [4, 0]},
+  # output_dtype='float16', warmup_requests=False, version=5,
+  # hub_sequence_length=H), through `enformer-export` (`exported_models`).
+  path, code, _, err = exported_models.options_cli_export(tmp_path_factory)
+  assert code == 0, err
+  assert os.path.basename(path) == str(exported_models.OPTIONS_VERSION)
   assert not os.path.exists(os.path.join(path, warmup.WARMUP_FILE))
   loaded = tf.saved_model.load(path)
   rng = np.random.RandomState(1)
@@ -83,9 +85,10 @@ def test_tracks_and_float16(model, tmp_path):
   np.testing.assert_allclose(
       embeddings['embeddings'].numpy().astype(np.float32), embedding,
       rtol=1e-3, atol=1e-3)
-  # The TF Hub-style function keeps every track in float32; it takes 2 L bp
+  # The TF Hub-style function keeps every track in float32; it takes H bp
   # (zero flanks here) and predicts from the centre L.
-  flanks = np.zeros([2, L // 2, 4], np.float32)
+  flanks = np.zeros([2, (exported_models.OPTIONS_HUB_LENGTH - L) // 2, 4],
+                    np.float32)
   hub = loaded.model.predict_on_batch(np.concatenate([flanks, x, flanks], 1))
   assert hub['human'].dtype == tf.float32 and hub['human'].shape[-1] == 5
   np.testing.assert_allclose(hub['human'].numpy(), expected['human'].numpy(),
@@ -100,11 +103,13 @@ def test_tracks_and_float16(model, tmp_path):
       'human': {'dtype': 'float16', 'shape': [-1, BINS, 2]}}
 
 
-def test_mixed_bfloat16_export_serves_the_same_model_in_bfloat16(model,
-                                                                 tmp_path):
-  path = export_saved_model(model, str(tmp_path), mixed_bfloat16=True,
-                            warmup_requests=False)
-  assert model.compute_dtype == 'float32'  # The caller's model is unchanged.
+def test_mixed_bfloat16_export_serves_the_same_model_in_bfloat16(
+    model, tmp_path_factory, tmp_path, monkeypatch):
+  # export_saved_model(model, DIR, mixed_bfloat16=True,
+  # warmup_requests=False), through `enformer-export` (`exported_models`).
+  path, code, _, err = exported_models.mixed_bfloat16_cli_export(
+      tmp_path_factory)
+  assert code == 0, err
   with open(os.path.join(path, saved_model.METADATA_FILE)) as f:
     assert json.load(f)['model_config']['mixed_bfloat16'] is True
   loaded = tf.saved_model.load(path)
@@ -124,6 +129,28 @@ def test_mixed_bfloat16_export_serves_the_same_model_in_bfloat16(model,
   assert tf.bfloat16.as_datatype_enum in dtypes
   with pytest.raises(ValueError, match='needs an Enformer'):
     saved_model.in_mixed_bfloat16(keras.Sequential([keras.layers.Dense(1)]))
+
+  # export_saved_model itself: the module it serves is a bfloat16 copy with
+  # the caller's weights, and the caller's model is unchanged. (A stand-in
+  # module records what it is given; the real export is the one above.)
+  served = []
+
+  class Recorder(StubModule):
+
+    def __init__(self, served_model, **options):
+      super().__init__(served_model, **options)
+      served.append(served_model)
+
+  monkeypatch.setattr(saved_model.signatures_lib, 'ServingModule', Recorder)
+  export_saved_model(model, str(tmp_path), mixed_bfloat16=True,
+                     warmup_requests=False)
+  assert model.compute_dtype == 'float32'  # The caller's model is unchanged.
+  (copy,) = served
+  assert copy is not model and copy.compute_dtype == 'bfloat16'
+  assert copy.get_config()['mixed_bfloat16'] is True
+  for served_weight, weight in zip(copy.get_weights(), model.get_weights(),
+                                   strict=True):
+    np.testing.assert_array_equal(served_weight, weight)
 
 
 @pytest.mark.parametrize('tracks, message', [
@@ -279,7 +306,11 @@ _KILLED_EXPORT = textwrap.dedent('''
 def test_an_export_killed_part_way_leaves_no_version(tmp_path):
   export_dir = tmp_path / 'models'
   script = tmp_path / 'export.py'
-  script.write_text(_KILLED_EXPORT.format(repo=REPO, tiny=TINY, length=L))
+  # The smallest Enformer that still has every kind of signature (one head,
+  # no transformer): where the export dies does not depend on the model,
+  # and its tracing takes half the tiny model's.
+  smaller = dict(TINY, num_transformer_layers=0, heads={'human': 1})
+  script.write_text(_KILLED_EXPORT.format(repo=REPO, tiny=smaller, length=L))
   process = subprocess.Popen(
       [sys.executable, str(script), str(export_dir)], stdout=subprocess.PIPE,
       stderr=subprocess.DEVNULL, text=True)

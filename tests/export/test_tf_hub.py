@@ -6,9 +6,7 @@ model in a small `Enformer` class: `hub.load(url).model`, whose
 The same client code, unchanged, runs against our export: the TF Hub
 functions take the hub length `H` (default `2 * L`) and crop the centre `L`.
 """
-import contextlib
 import gc
-import io
 import json
 import os
 
@@ -16,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import exported_models
 from reliability import tiny_serving
 from reliability.tiny_serving import BINS, HEADS, L
 from enformer_tf import Enformer
@@ -26,7 +25,7 @@ from enformer_tf.export.signatures import ServingModule
 hub = pytest.importorskip('tensorflow_hub')
 
 H = 2 * L  # The default hub length.
-OTHER_H = L + 2 * 256  # A non-default one.
+OTHER_H = exported_models.OPTIONS_HUB_LENGTH  # A non-default one.
 
 
 class NotebookEnformer:
@@ -116,13 +115,20 @@ def check_client(client, model, hub_length, seed):
 @pytest.fixture(scope='module')
 def model():
   """The Keras twin of the shared export (same seed, same weights)."""
-  return tiny_serving.tiny_model()
+  return exported_models.tiny_twin()  # Shared; only called.
 
 
 @pytest.fixture(scope='module')
 def export_path(tmp_path_factory):
-  """The reliability tests' shared tiny export (default hub length)."""
-  return tiny_serving.shared_export(tmp_path_factory)
+  """The run's shared tiny export (default hub length)."""
+  return exported_models.tiny_export(tmp_path_factory)
+
+
+@pytest.fixture(scope='module')
+def hub_loaded(export_path):
+  """`hub.load` of the shared export, for the tests that only call it
+  (loading restores every function: ~1.5 s each time)."""
+  return hub.load(export_path)
 
 
 @pytest.fixture(scope='module')
@@ -131,23 +137,19 @@ def client(export_path):
 
 
 @pytest.fixture(scope='module')
-def keras_file(model, tmp_path_factory):
-  path = str(tmp_path_factory.mktemp('hub_keras') / 'model.keras')
-  model.save(path)
-  return path
+def keras_file(tmp_path_factory):
+  """`model.keras` of `model` (the run's shared file)."""
+  return exported_models.tiny_keras_file(tmp_path_factory)
 
 
 @pytest.fixture(scope='module')
-def cli_export(keras_file, tmp_path_factory):
-  """`enformer-export --hub_sequence_length OTHER_H`: (path, stdout)."""
-  export_dir = str(tmp_path_factory.mktemp('hub_cli'))
-  out = io.StringIO()
-  with contextlib.redirect_stdout(out):
-    code = export_cli.main(['--keras_model', keras_file, '--export_dir',
-                            export_dir, '--no_warmup', '--hub_sequence_length',
-                            str(OTHER_H)])
-  assert code == 0
-  return os.path.join(export_dir, '1'), out.getvalue()
+def cli_export(tmp_path_factory):
+  """`enformer-export --hub_sequence_length OTHER_H` (with other options
+  too, `exported_models.OPTIONS_FLAGS`; one export for the modules that
+  check them): (path, stdout)."""
+  path, code, out, err = exported_models.options_cli_export(tmp_path_factory)
+  assert code == 0, err
+  return path, out
 
 
 # -- The notebook's client -----------------------------------------------------
@@ -157,8 +159,8 @@ def test_notebook_client_runs_unchanged_on_hub_length_inputs(client, model):
   check_client(client, model, H, seed=1)
 
 
-def test_hub_input_signature_is_the_hub_length(export_path):
-  loaded = hub.load(export_path)
+def test_hub_input_signature_is_the_hub_length(hub_loaded):
+  loaded = hub_loaded
   spec = loaded.model.predict_on_batch.input_signature[0]
   assert spec.shape[1] == H
   assert spec.shape.as_list() == [None, H, 4] and spec.dtype == tf.float32
@@ -170,9 +172,9 @@ def test_hub_input_signature_is_the_hub_length(export_path):
     loaded.model.predict_on_batch(tf.zeros([1, L, 4]))
 
 
-def test_module_contribution_input_grad_takes_the_hub_length(export_path,
+def test_module_contribution_input_grad_takes_the_hub_length(hub_loaded,
                                                              model):
-  loaded = hub.load(export_path)
+  loaded = hub_loaded
   sequence = random_one_hot(1, H, seed=2)[0]
   flank = (H - L) // 2
   sequence[flank + 100:flank + 110] = 0  # Some N in the centre.
@@ -191,13 +193,13 @@ def test_module_contribution_input_grad_takes_the_hub_length(export_path,
                                    'human')
 
 
-def test_kept_model_works_after_the_loaded_root_is_collected(export_path):
+def test_kept_model_works_after_the_loaded_root_is_collected(export_path,
+                                                             hub_loaded):
   # `.model` must stay referenced (as the notebook's `self._model` is): a
   # restored function alone holds its variables only weakly, in TensorFlow.
   x = tf.constant(random_one_hot(1, H, seed=4))
-  root = tf.saved_model.load(export_path)
-  expected = root.model.predict_on_batch(x)
-  del root
+  # From the module's load, whose root stays referenced.
+  expected = hub_loaded.model.predict_on_batch(x)
   for load in (tf.saved_model.load, hub.load):
     kept = load(export_path).model
     gc.collect()
@@ -207,8 +209,8 @@ def test_kept_model_works_after_the_loaded_root_is_collected(export_path):
                                     expected[head].numpy())
 
 
-def test_flanks_do_not_change_the_prediction(export_path):
-  kept = hub.load(export_path).model
+def test_flanks_do_not_change_the_prediction(hub_loaded):
+  kept = hub_loaded.model
   x = random_one_hot(1, H, seed=5)
   other = random_one_hot(1, H, seed=6)
   flank = (H - L) // 2
@@ -227,6 +229,8 @@ def test_cli_flag_exports_a_non_default_hub_length(cli_export, model):
   assert f'serving_default: sequence float32[-1, {L}, 4]' in out
   client = NotebookEnformer(cli_export)
   assert client._model.predict_on_batch.input_signature[0].shape[1] == OTHER_H
+  # The export keeps 2 human tracks in float16 (--tracks, --float16); the
+  # TF Hub functions return every track in float32 all the same.
   check_client(client, model, OTHER_H, seed=7)
   loaded = tf.saved_model.load(cli_export)
   _, inputs = loaded.signatures['human'].structured_input_signature

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import exported_models
 from reliability import tiny_serving
 from reliability.tiny_serving import DNA_SIGNATURES, L, ONE_HOT_TWIN
 
@@ -35,7 +36,8 @@ _C_ESCAPES = {ord('"'): '\\"', ord("'"): "\\'", ord('\\'): '\\\\'}
 
 @pytest.fixture(scope='module')
 def loaded(tmp_path_factory):
-  return tiny_serving.shared_loaded(tmp_path_factory)
+  """The run's shared tiny export, loaded once per process."""
+  return exported_models.tiny_loaded(tmp_path_factory)
 
 
 # -- Oracles -------------------------------------------------------------------

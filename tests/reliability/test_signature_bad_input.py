@@ -7,27 +7,23 @@ that are not one-hot. Each must fail with one `InvalidArgumentError` whose
 message names what was wrong and what was expected, both through
 `tf.saved_model.load` and through the C++ session TF Serving runs (where
 fed shapes are not checked against the signature). Two representative cases
-also go through `saved_model_cli run --inputs key=file.npy`.
+also go through `saved_model_cli run --inputs key=file.npy`: one through the
+executable in a subprocess, one through its Python code in this process.
 
 The table is the catalogue `serving/SIGNATURES.md` documents; the message
 fragments below are what a client sees.
 """
-import os
 import re
-import subprocess
-import sys
 from typing import List, NamedTuple, Optional
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+import exported_models
 from reliability import tiny_serving
 from reliability.tiny_serving import (DNA_SIGNATURES, L,
                                       SEQUENCE_SIGNATURES)
-
-SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
-                               'saved_model_cli')
 
 
 class Case(NamedTuple):
@@ -204,14 +200,16 @@ def catalogue_failures(loaded, session, signature, cases) -> List[str]:
   return failures
 
 
+# The run's shared tiny export (tiny_serving.tiny_model() with every export
+# default), one load and one session of it per process.
 @pytest.fixture(scope='module')
 def loaded(tmp_path_factory):
-  return tiny_serving.shared_loaded(tmp_path_factory)
+  return exported_models.tiny_loaded(tmp_path_factory)
 
 
 @pytest.fixture(scope='module')
 def session(tmp_path_factory):
-  return tiny_serving.shared_session(tmp_path_factory)
+  return exported_models.tiny_session(tmp_path_factory)
 
 
 @pytest.mark.parametrize('signature', SEQUENCE_SIGNATURES)
@@ -249,19 +247,23 @@ def test_the_catalogue_inputs_are_bad_only_in_the_named_way(loaded):
 # -- saved_model_cli run --inputs key=file.npy --------------------------------
 
 
-def run_cli(export_path, signature, key, npy_path):
-  return subprocess.run(
-      [SAVED_MODEL_CLI, 'run', '--dir', export_path, '--tag_set', 'serve',
-       '--signature_def', signature, '--inputs', f'{key}={npy_path}'],
-      capture_output=True, text=True, timeout=300,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+def cli_args(export_path, signature, key, npy_path):
+  return ['run', '--dir', export_path, '--tag_set', 'serve',
+          '--signature_def', signature, '--inputs', f'{key}={npy_path}']
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('signature, case_name', [
-    ('serving_default', '0.25 for N'), ('embeddings_dna', 'X')])
+# One case runs the real `saved_model_cli` executable in a subprocess, as a
+# user does; the other runs the CLI's own Python code for `run` (argument
+# parsing, `--inputs` loading, its v1 session) in this process: the same
+# code, without a second subprocess's ~6 s of imports.
+@pytest.mark.parametrize('signature, case_name, in_process', [
+    pytest.param('serving_default', '0.25 for N', True,
+                 id='serving_default-0.25 for N-in process'),
+    pytest.param('embeddings_dna', 'X', False, marks=pytest.mark.slow,
+                 id='embeddings_dna-X-subprocess')])
 def test_saved_model_cli_reports_the_same_message(tmp_path_factory, tmp_path,
-                                                  signature, case_name):
+                                                  signature, case_name,
+                                                  in_process):
   cases = SEQUENCE_CASES if signature in SEQUENCE_SIGNATURES else DNA_CASES
   case = next(c for c in cases if c.name == case_name)
   value = case.value
@@ -269,9 +271,17 @@ def test_saved_model_cli_reports_the_same_message(tmp_path_factory, tmp_path,
     value = value.astype(bytes)
   npy_path = tmp_path / 'input.npy'
   np.save(npy_path, value, allow_pickle=False)
-  result = run_cli(tiny_serving.shared_export(tmp_path_factory), signature,
-                   _input_key(signature), npy_path)
-  assert result.returncode != 0, result.stdout
-  assert 'InvalidArgumentError' in result.stderr
-  problem = message_problem(result.stderr, case.message)
+  args = cli_args(exported_models.tiny_export(tmp_path_factory), signature,
+                  _input_key(signature), npy_path)
+  if in_process:
+    # The CLI dies of this exception; its message is what it prints.
+    with pytest.raises(tf.errors.InvalidArgumentError) as error:
+      exported_models.saved_model_cli_in_process(*args)
+    stderr = str(error.value)
+  else:
+    result = exported_models.run_saved_model_cli(*args)
+    assert result.returncode != 0, result.stdout
+    assert 'InvalidArgumentError' in result.stderr
+    stderr = result.stderr
+  problem = message_problem(stderr, case.message)
   assert problem is None, problem

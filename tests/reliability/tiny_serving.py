@@ -29,7 +29,6 @@ DNA_SIGNATURES = ('dna', 'human_dna', 'mouse_dna', 'embeddings_dna')
 # The one-hot signature computing the same outputs as each DNA signature.
 ONE_HOT_TWIN = {'dna': 'serving_default', 'human_dna': 'human',
                 'mouse_dna': 'mouse', 'embeddings_dna': 'embeddings'}
-_SHARED_DIR = 'reliability_tiny_export'
 # The TF Serving kit (the repository's serving/ folder).
 KIT = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'serving')
@@ -55,17 +54,14 @@ def tiny_model(seed: int = 0):
 
 
 def shared_export(tmp_path_factory) -> str:
-  """The version directory of the session's tiny export; exports it once.
+  """The version directory of the run's tiny export
+  (`exported_models.tiny_export`: this model, every default of
+  `export_saved_model`, written once for all workers).
 
   Do not modify it: use `private_copy` for tests that plant files.
   """
-  from enformer_tf.export import export_saved_model
-  export_dir = os.path.join(str(tmp_path_factory.getbasetemp()), _SHARED_DIR)
-  version_dir = os.path.join(export_dir, '1')
-  if not os.path.exists(os.path.join(version_dir, 'saved_model.pb')):
-    export_saved_model(tiny_model(), export_dir, version=1, overwrite=True,
-                       warmup_requests=False)
-  return version_dir
+  import exported_models
+  return exported_models.tiny_export(tmp_path_factory)
 
 
 def private_copy(version_dir: str, destination: str) -> str:
@@ -90,25 +86,18 @@ def dna_bytes(codes: np.ndarray) -> list:
   return [letters[row].tobytes() for row in codes]
 
 
-_LOADED = {}
 
 
 def shared_loaded(tmp_path_factory):
-  """`tf.saved_model.load` of the shared export, loaded once per session."""
-  import tensorflow as tf
-  path = shared_export(tmp_path_factory)
-  if path not in _LOADED:
-    _LOADED[path] = tf.saved_model.load(path)
-  return _LOADED[path]
+  """`tf.saved_model.load` of the shared export, loaded once per process."""
+  import exported_models
+  return exported_models.tiny_loaded(tmp_path_factory)
 
 
 def shared_session(tmp_path_factory) -> SessionRunner:
-  """A `SessionRunner` on the shared export, opened once per session."""
-  path = shared_export(tmp_path_factory)
-  key = ('session', path)
-  if key not in _LOADED:
-    _LOADED[key] = SessionRunner(path)
-  return _LOADED[key]
+  """A `SessionRunner` on the shared export, opened once per process."""
+  import exported_models
+  return exported_models.tiny_session(tmp_path_factory)
 
 
 # -- Soak (bench/soak.py's procedure) ------------------------------------------

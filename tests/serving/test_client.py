@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import exported_models
 from reliability import tiny_serving
 from reliability.tiny_serving import (BINS, HEADS, KIT, L, load_client,
                                       one_hot, random_codes)
@@ -35,17 +36,19 @@ def expected_outputs(model, x, name):
 
 @pytest.fixture(scope='module')
 def model():
-  return tiny_serving.tiny_model()
+  return exported_models.tiny_twin()  # Shared; only called.
 
 
+# The run's shared tiny export (tiny_serving.tiny_model() with every export
+# default), one load and one session of it per process.
 @pytest.fixture(scope='module')
 def loaded(tmp_path_factory):
-  return tiny_serving.shared_loaded(tmp_path_factory)
+  return exported_models.tiny_loaded(tmp_path_factory)
 
 
 @pytest.fixture(scope='module')
 def session(tmp_path_factory):
-  return tiny_serving.shared_session(tmp_path_factory)
+  return exported_models.tiny_session(tmp_path_factory)
 
 
 def test_rest_request_example_runs(loaded):
