@@ -45,15 +45,31 @@ def _weights(model):
 
 
 def resume(work_dir: str, out: str):
-  """N steps in one go vs. k steps, then a new Trainer resuming to N."""
+  """N steps in one go vs. a new Trainer resuming from step k to N.
+
+  The run stopped at k is the uninterrupted run's directory as it stood
+  after step k (its checkpoints 1..k and a state file naming ckpt-k): the
+  checkpoint a run ending at k writes is the same save of the same state
+  (with deterministic ops, the same values), and a third Trainer would
+  cost a third trace of the train step (~12 s). Resuming mid-stream still
+  has to restore the weights, the optimizer's slots and iterations, the
+  dropout generators and both organisms' data-stream positions exactly,
+  or the weights at N differ.
+  """
   kwargs = dict(batch_size=2, deterministic=True, seed=3, checkpoint_every=1,
                 summary_every=1, progress=False, learning_rate=1e-3)
   # Default dropout rates: the dropout generators' state must be restored too.
-  full = train_and_evaluate(_model, _datasets,
-                            os.path.join(work_dir, 'full'), num_steps=4,
+  full_dir = os.path.join(work_dir, 'full')
+  full = train_and_evaluate(_model, _datasets, full_dir, num_steps=4,
                             **kwargs)
   stopped = os.path.join(work_dir, 'stopped')
-  train_and_evaluate(_model, _datasets, stopped, num_steps=2, **kwargs)
+  os.makedirs(stopped)
+  for path in tf.io.gfile.glob(os.path.join(full_dir, 'ckpt-[12].*')):
+    tf.io.gfile.copy(path, os.path.join(stopped, os.path.basename(path)))
+  tf.compat.v1.train.update_checkpoint_state(
+      stopped, os.path.join(stopped, 'ckpt-2'),
+      all_model_checkpoint_paths=[os.path.join(stopped, f'ckpt-{k}')
+                                  for k in (1, 2)])
   resumed = Trainer(_model, _datasets, stopped, **kwargs)
   start = int(resumed.step.numpy())
   resumed.train(4)

@@ -35,6 +35,18 @@ def _source(seed=0, **overrides):
   return model
 
 
+@pytest.fixture(scope='module')
+def source():
+  """`_source()`, built once for the tests that only read it (each builds
+  its fine-tuned model from it; `prepare_finetune` copies, never mutates,
+  the source). Tests that change a source's weights build their own."""
+  model = _source()
+  before = model.get_weights()
+  yield model
+  for a, b in zip(before, model.get_weights()):  # No test changed it.
+    np.testing.assert_array_equal(a, b)
+
+
 def _batch(seed=0, batch=4, tracks=2):
   rng = np.random.RandomState(seed)
   x = tf.one_hot(rng.randint(0, 4, (batch, LENGTH)), 4)
@@ -62,8 +74,7 @@ def _values(variables):
   return {v.name + str(i): v.numpy().copy() for i, v in enumerate(variables)}
 
 
-def test_new_heads_copy_trunk_and_matching_heads_exactly():
-  source = _source()
+def test_new_heads_copy_trunk_and_matching_heads_exactly(source):
   model, report = finetune.prepare_finetune(source, heads={'atac': 5},
                                             train='all')
   assert report.trunk_weights == len(source.trunk.weights)
@@ -80,8 +91,7 @@ def test_new_heads_copy_trunk_and_matching_heads_exactly():
                              rtol=1e-6, atol=1e-6)
 
 
-def test_mismatched_trunk_is_named_and_nothing_copied():
-  source = _source()
+def test_mismatched_trunk_is_named_and_nothing_copied(source):
   with pytest.raises(ValueError, match=r'trunk weights do not match.*'
                      r'conv1_d/kernel: source \[15, 4, 12\] vs model '
                      r'\[15, 4, 16\]'):
@@ -132,9 +142,10 @@ def _bn_layers(model):
 
 
 @pytest.mark.parametrize('preset,last_k', [('heads', 0), ('last_k_blocks', 1)])
-def test_frozen_variables_bit_identical_after_training(preset, last_k):
+def test_frozen_variables_bit_identical_after_training(source, preset,
+                                                     last_k):
   model, _ = finetune.prepare_finetune(
-      _source(), heads={'atac': 2}, keep_source_heads=False, train=preset,
+      source, heads={'atac': 2}, keep_source_heads=False, train=preset,
       last_k=last_k, batch_norm='train')
   frozen = _frozen(model)
   before_frozen, before_trainable = _values(frozen), _values(
@@ -156,9 +167,10 @@ def test_frozen_variables_bit_identical_after_training(preset, last_k):
 
 
 @pytest.mark.parametrize('mode', ['train', 'freeze_statistics', 'freeze'])
-def test_batch_norm_statistics_frozen_separately_from_weights(mode):
+def test_batch_norm_statistics_frozen_separately_from_weights(source,
+                                                            mode):
   model, _ = finetune.prepare_finetune(
-      _source(), train='last_k_blocks', last_k=0, batch_norm=mode)
+      source, train='last_k_blocks', last_k=0, batch_norm=mode)
   # The final pointwise block's BatchNorm is the one in a training part.
   bn = model.trunk.layers[-1].layers[0].batch_norm
   stats = [bn.moving_mean.numpy().copy(), bn.moving_variance.numpy().copy()]
@@ -180,8 +192,7 @@ def test_batch_norm_statistics_frozen_separately_from_weights(mode):
                                block(features, training=False), atol=1e-6)
 
 
-def test_recompute_grad_with_partial_freezing_matches_plain_gradients():
-  source = _source()
+def test_recompute_grad_with_partial_freezing_matches_plain_gradients(source):
   plain, _ = finetune.prepare_finetune(source, train='last_k_blocks',
                                        last_k=1, batch_norm='train')
   recomputing, _ = finetune.prepare_finetune(
@@ -210,8 +221,7 @@ def test_recompute_grad_with_partial_freezing_matches_plain_gradients():
     np.testing.assert_array_equal(after.numpy(), value, err_msg=name)
 
 
-def test_discriminative_learning_rate_scales_trunk_updates_exactly():
-  source = _source()
+def test_discriminative_learning_rate_scales_trunk_updates_exactly(source):
   models = [finetune.prepare_finetune(source, train='all')[0]
             for _ in range(2)]
   start = _values(models[0].trainable_variables)
@@ -248,6 +258,7 @@ def _lora_finetuned(x=None):
   return model, before
 
 
+@pytest.mark.slow
 def test_lora_model_exports_and_saves_merged_with_its_new_heads(tmp_path):
   """Export and `.keras` of a LoRA fine-tuned model: the merged plain
   Enformer, signatures named after the new head, the unmerged outputs."""
@@ -281,11 +292,10 @@ def test_lora_model_exports_and_saves_merged_with_its_new_heads(tmp_path):
     model.load_weights(str(tmp_path / 'atac.keras'))
 
 
-def test_enformer_train_gin_finetunes_from_a_keras_file(tmp_path):
+def test_enformer_train_gin_finetunes_from_a_keras_file(source, tmp_path):
   import gin
   from enformer_tf.layers import lora
   from enformer_tf.train import config
-  source = _source()
   path = str(tmp_path / 'source.keras')
   source.save(path)
   params = [

@@ -5,6 +5,7 @@ within noise (a few hundred steps at full size: bench/bfloat16_training.py).
 import functools
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from enformer_tf.train import Trainer
@@ -55,19 +56,28 @@ def test_bfloat16_gradients_point_where_float32_ones_do(tiny_model,
   assert np.median(list(cosines.values())) > 0.97
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_training_follows_the_float32_loss_curve(
     tmp_path, tiny_model, make_datasets):
   """30 steps from the same initialisation and data order: both runs' losses
-  fall (mean over heads, last ten steps against the first three: by 0.07 in
-  float32 here) and the bfloat16 run's mean loss over the last ten steps is
+  fall (mean over heads, last ten steps against the first three: by at
+  least 0.03) and the bfloat16 run's mean loss over the last ten steps is
   within 0.05 of float32's per head (measured 0.004-0.03; per-step losses of
   batches of 4 differ more between seeds than that); its variables and
-  Adam slots stay float32."""
+  Adam slots stay float32.
+
+  One organism: the trace of the train step (most of this test's time)
+  grows with the heads it updates, and bfloat16 rounding acts the same in
+  every organism's update (the human-only curve falls by 0.12-0.14 here and
+  the runs differ by 0.01-0.03, oneDNN on and off)."""
+  heads = {'human': 3}
   curves = {}
   for mixed in (False, True):
     trainer = Trainer(
-        functools.partial(tiny_model, dropout=False, mixed_bfloat16=mixed),
-        make_datasets(num_examples=16), str(tmp_path / str(mixed)),
+        functools.partial(tiny_model, dropout=False, mixed_bfloat16=mixed,
+                          heads=heads),
+        make_datasets(num_examples=16, heads=heads),
+        str(tmp_path / str(mixed)),
         batch_size=4, learning_rate=2e-3, seed=0, progress=False,
         checkpoint_every=10**6, summary_every=10**6, handle_signals=False)
     iterators = trainer.distributed_iterators()

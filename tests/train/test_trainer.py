@@ -155,6 +155,7 @@ def test_single_organism_nan_stop_and_resume(tmp_path, tiny_model,
   assert int(resumed.optimizer.iterations.numpy()) == 2
 
 
+@pytest.mark.slow
 def test_training_stream_and_step_function_are_what_train_runs(
     tmp_path, tiny_model, make_datasets):
   """The public pieces bench scripts time: the stream and the bare step."""
@@ -211,7 +212,10 @@ def test_data_errors_in_the_step_name_the_step_on_one_line():
 
 @pytest.mark.slow
 def test_resumed_run_equals_uninterrupted_run(tmp_path):
-  """Deterministic ops, dropout and augmentation on: stop at 2, resume to 4."""
+  """Deterministic ops, dropout and augmentation on: resume from step 2's
+  checkpoint to 4 (subprocess_worker.resume). Two steps each side are
+  enough: a skipped update, a lost optimizer slot, an unrestored dropout
+  generator or a reseeded data stream changes the weights at step 4."""
   out = tmp_path / 'out.npz'
   env = dict(os.environ, PYTHONPATH=os.pathsep.join(
       [REPO] + [p for p in [os.environ.get('PYTHONPATH')] if p]))
