@@ -34,6 +34,24 @@ def _seed():
   yield
 
 
+def _run_dir(tmp_path_factory):
+  """This pytest run's directory, shared by its pytest-xdist workers."""
+  base = tmp_path_factory.getbasetemp()
+  if os.environ.get('PYTEST_XDIST_WORKER'):
+    base = base.parent  # Each worker's basetemp is a child of the run's.
+  return base
+
+
+def _once_per_run(work_dir: str, make):
+  """`make(work_dir)` under `work_dir`'s lock: the first worker to take it
+  does the work, the others wait and then read what it wrote (each `make`
+  reuses a finished directory)."""
+  os.makedirs(work_dir, exist_ok=True)
+  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    return make(work_dir)
+
+
 @pytest.fixture(scope='session')
 def trained_synthetic(tmp_path_factory):
   """A small Enformer trained on a small synthetic genome (~2 min, once).
@@ -43,18 +61,9 @@ def trained_synthetic(tmp_path_factory):
   pytest runs while developing. Under pytest-xdist the workers share one.
   """
   import synthetic_model
-  work_dir = os.environ.get('ENFORMER_TEST_TRAINED_DIR')
-  if not work_dir:
-    base = tmp_path_factory.getbasetemp()
-    if os.environ.get('PYTEST_XDIST_WORKER'):
-      base = base.parent  # This run's directory, shared by its workers.
-    work_dir = str(base / 'trained_synthetic')
-  os.makedirs(work_dir, exist_ok=True)
-  # One training for all pytest-xdist workers: the first takes the lock and
-  # trains, the others wait and then load what it wrote.
-  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return synthetic_model.trained_or_cached(work_dir)
+  work_dir = (os.environ.get('ENFORMER_TEST_TRAINED_DIR') or
+              str(_run_dir(tmp_path_factory) / 'trained_synthetic'))
+  return _once_per_run(work_dir, synthetic_model.trained_or_cached)
 
 
 @pytest.fixture(scope='session')
@@ -63,14 +72,8 @@ def smoke_training(tmp_path_factory):
   (`smoke_run.SmokeTraining`); shared by the workers like
   `trained_synthetic`. Copy `model_dir` before changing it."""
   import smoke_run
-  base = tmp_path_factory.getbasetemp()
-  if os.environ.get('PYTEST_XDIST_WORKER'):
-    base = base.parent
-  work_dir = str(base / 'smoke_training')
-  os.makedirs(work_dir, exist_ok=True)
-  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return smoke_run.run(work_dir)
+  return _once_per_run(str(_run_dir(tmp_path_factory) / 'smoke_training'),
+                       smoke_run.run)
 
 
 @pytest.fixture(scope='session')
@@ -78,14 +81,9 @@ def long_range(tmp_path_factory):
   """The committed model that learnt the distal rule, with its genome
   (`long_range_model.LongRange`; the genome is regenerated, ~7 s)."""
   import long_range_model
-  base = tmp_path_factory.getbasetemp()
-  if os.environ.get('PYTEST_XDIST_WORKER'):
-    base = base.parent
-  work_dir = str(base / 'long_range_genome')
-  os.makedirs(work_dir, exist_ok=True)
-  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
-    return long_range_model.prepare(work_dir)
+  return _once_per_run(
+      str(_run_dir(tmp_path_factory) / 'long_range_genome'),
+      long_range_model.prepare)
 
 
 def pytest_itemcollected(item):
