@@ -1,5 +1,4 @@
 """Test setup: quiet TensorFlow, two logical CPUs for distribution tests."""
-import fcntl
 import json
 import os
 import time
@@ -15,6 +14,8 @@ if os.environ.get('PYTEST_XDIST_WORKER'):
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
+
+import per_run  # noqa: E402
 
 # MirroredStrategy tests need two replicas; split the CPU before TF starts.
 _cpus = tf.config.list_physical_devices('CPU')
@@ -34,21 +35,12 @@ def _seed():
   yield
 
 
-def _run_dir(tmp_path_factory):
-  """This pytest run's directory, shared by its pytest-xdist workers."""
-  base = tmp_path_factory.getbasetemp()
-  if os.environ.get('PYTEST_XDIST_WORKER'):
-    base = base.parent  # Each worker's basetemp is a child of the run's.
-  return base
-
-
 def _once_per_run(work_dir: str, make):
   """`make(work_dir)` under `work_dir`'s lock: the first worker to take it
   does the work, the others wait and then read what it wrote (each `make`
   reuses a finished directory)."""
   os.makedirs(work_dir, exist_ok=True)
-  with open(os.path.join(work_dir, '.lock'), 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+  with per_run.locked(os.path.join(work_dir, '.lock')):
     return make(work_dir)
 
 
@@ -62,7 +54,8 @@ def trained_synthetic(tmp_path_factory):
   """
   import synthetic_model
   work_dir = (os.environ.get('ENFORMER_TEST_TRAINED_DIR') or
-              str(_run_dir(tmp_path_factory) / 'trained_synthetic'))
+              os.path.join(per_run.run_dir(tmp_path_factory),
+                           'trained_synthetic'))
   return _once_per_run(work_dir, synthetic_model.trained_or_cached)
 
 
@@ -72,8 +65,9 @@ def smoke_training(tmp_path_factory):
   (`smoke_run.SmokeTraining`); shared by the workers like
   `trained_synthetic`. Copy `model_dir` before changing it."""
   import smoke_run
-  return _once_per_run(str(_run_dir(tmp_path_factory) / 'smoke_training'),
-                       smoke_run.run)
+  return _once_per_run(
+      os.path.join(per_run.run_dir(tmp_path_factory), 'smoke_training'),
+      smoke_run.run)
 
 
 @pytest.fixture(scope='session')
@@ -82,7 +76,7 @@ def long_range(tmp_path_factory):
   (`long_range_model.LongRange`; the genome is regenerated, ~7 s)."""
   import long_range_model
   return _once_per_run(
-      str(_run_dir(tmp_path_factory) / 'long_range_genome'),
+      os.path.join(per_run.run_dir(tmp_path_factory), 'long_range_genome'),
       long_range_model.prepare)
 
 

@@ -20,27 +20,19 @@ one process, loaded once:
 Do not modify them: copy one first (`tiny_serving.private_copy`).
 """
 import contextlib
-import fcntl
 import io
 import json
 import os
 import subprocess
 import sys
 
+import per_run
 from reliability import tiny_serving
 
 SAVED_MODEL_CLI = os.path.join(os.path.dirname(sys.executable),
                                'saved_model_cli')
 _TINY_EXPORT = 'tiny_export'
 _CACHE = {}
-
-
-def run_dir(tmp_path_factory):
-  """This run's temporary directory, shared by its pytest-xdist workers."""
-  base = tmp_path_factory.getbasetemp()
-  if os.environ.get('PYTEST_XDIST_WORKER'):
-    base = base.parent  # Each worker's basetemp is a child of the run's.
-  return str(base)
 
 
 def tiny_twin():
@@ -54,7 +46,7 @@ def tiny_twin():
 
 def tiny_export_dir(tmp_path_factory) -> str:
   """The export directory of `tiny_export` (it holds only version `1`)."""
-  return os.path.join(run_dir(tmp_path_factory), _TINY_EXPORT)
+  return os.path.join(per_run.run_dir(tmp_path_factory), _TINY_EXPORT)
 
 
 def tiny_export(tmp_path_factory) -> str:
@@ -70,8 +62,7 @@ def tiny_export(tmp_path_factory) -> str:
   export_dir = tiny_export_dir(tmp_path_factory)
   path = os.path.join(export_dir, '1')
   # The lock sits beside the export directory, not in it.
-  with open(export_dir + '.lock', 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+  with per_run.locked(export_dir + '.lock'):
     if not os.path.isdir(path):
       exported = export_saved_model(tiny_serving.tiny_model(), export_dir)
       assert exported == path, exported
@@ -103,9 +94,8 @@ def tiny_keras_file(tmp_path_factory) -> str:
   """`model.keras` of `tiny_serving.tiny_model()`, written once per run."""
   if 'keras' in _CACHE:
     return _CACHE['keras']
-  path = os.path.join(run_dir(tmp_path_factory), 'tiny_model.keras')
-  with open(path + '.lock', 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+  path = os.path.join(per_run.run_dir(tmp_path_factory), 'tiny_model.keras')
+  with per_run.locked(path + '.lock'):
     if not os.path.exists(path):
       tiny_serving.tiny_model().save(path + '.tmp.keras')
       os.rename(path + '.tmp.keras', path)
@@ -153,11 +143,10 @@ def cli_export(tmp_path_factory, name: str, *flags: str):
   DIR holds only what the command wrote. Do not modify it.
   """
   from enformer_tf.cli import export as export_cli
-  base = os.path.join(run_dir(tmp_path_factory), f'cli_export_{name}')
+  base = os.path.join(per_run.run_dir(tmp_path_factory), f'cli_export_{name}')
   keras_path = tiny_keras_file(tmp_path_factory)
   argv = ['--keras_model', keras_path, '--export_dir', base, *flags]
-  with open(base + '.lock', 'w') as lock:
-    fcntl.flock(lock, fcntl.LOCK_EX)
+  with per_run.locked(base + '.lock'):
     if not os.path.exists(base + '.json'):
       out, err = io.StringIO(), io.StringIO()
       with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -86,8 +86,6 @@ def dna_bytes(codes: np.ndarray) -> list:
   return [letters[row].tobytes() for row in codes]
 
 
-
-
 def shared_loaded(tmp_path_factory):
   """`tf.saved_model.load` of the shared export, loaded once per process."""
   import exported_models
